@@ -1,0 +1,18 @@
+package io.tiproxy.balance;
+
+import java.util.Set;
+
+/**
+ * Chooses the backend for a new session and is told where sessions sit. Declared here, used by the
+ * proxy; implementations never import the proxy.
+ */
+public interface BackendSelector {
+    /** The best backend ("host:port") not in {@code exclude}, or null when none can take a session. */
+    String select(Set<String> exclude);
+
+    /** A session now sits on {@code backend}. */
+    void sessionAttached(String backend);
+
+    /** A session left {@code backend} (closed or moved). */
+    void sessionDetached(String backend);
+}

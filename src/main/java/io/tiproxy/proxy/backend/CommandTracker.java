@@ -1,0 +1,483 @@
+package io.tiproxy.proxy.backend;
+
+import io.netty.buffer.ByteBuf;
+import io.tiproxy.protocol.Command;
+import io.tiproxy.protocol.MalformedPacketException;
+import io.tiproxy.protocol.Packets;
+import io.tiproxy.protocol.ServerStatus;
+import io.tiproxy.protocol.Wire;
+
+import java.util.ArrayDeque;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Follows every command of a session to the final packet of its response and keeps what decides
+ * whether the session may move to another backend: transaction status, prepared statements, open
+ * cursors, pending long data, unfinished results, LOAD DATA LOCAL, authentication exchanges.
+ *
+ * <p>Fed from one event loop: {@link #onCommand} for each client command (first frame, header
+ * included), {@link #onClientData} for client packets inside an exchange (auth data, file contents),
+ * {@link #onServerPacket} for the first frame of each server packet. Only headers, terminal packets
+ * and prepare responses are decoded; rows are never looked at beyond their first byte.
+ */
+public final class CommandTracker {
+
+    /** MariaDB: a statement id of 0xFFFFFFFF in COM_STMT_EXECUTE means "the statement prepared last". */
+    static final long LAST_PREPARED_ID = 0xFFFFFFFFL;
+    private static final int CURSOR_TYPE_READ_ONLY = 0x01;
+
+    /** Where the response to the oldest unanswered command stands. */
+    enum Phase {
+        /** Expecting OK, ERR, LOCAL INFILE request or a column count. */
+        RESULT_START,
+        COLUMN_DEFS,
+        COLUMN_DEFS_EOF,
+        ROWS,
+        /** Client is sending a file for LOAD DATA LOCAL; ends with an empty packet. */
+        INFILE_DATA,
+        /** File sent; expecting OK or ERR. */
+        INFILE_RESULT,
+        PREPARE_OK,
+        PREPARE_PARAMS,
+        PREPARE_PARAMS_EOF,
+        PREPARE_COLUMNS,
+        PREPARE_COLUMNS_EOF,
+        FIELD_LIST,
+        FETCH_ROWS,
+        /** Authentication exchange of COM_CHANGE_USER. */
+        AUTH,
+        SINGLE
+    }
+
+    /** A prepared statement as the client knows it. */
+    public record PreparedStatement(long id, byte[] sql, int paramCount, int columnCount) {}
+
+    /** One command whose response has not ended yet. */
+    private static final class InFlight {
+        final Command command;
+        final long statementId;
+        final boolean cursorRequested;
+        final byte[] prepareSql;
+        Phase phase;
+        long remaining;
+        long preparedId;
+        int preparedColumns;
+        int preparedParams;
+
+        InFlight(Command command, long statementId, boolean cursorRequested, byte[] prepareSql, Phase phase) {
+            this.command = command;
+            this.statementId = statementId;
+            this.cursorRequested = cursorRequested;
+            this.prepareSql = prepareSql;
+            this.phase = phase;
+        }
+    }
+
+    private final boolean deprecateEof;
+    private final ArrayDeque<InFlight> inFlight = new ArrayDeque<>();
+    private final Map<Long, PreparedStatement> statements = new HashMap<>();
+    private final Set<Long> openCursors = new HashSet<>();
+    private final Set<Long> pendingLongData = new HashSet<>();
+    private long lastPreparedId = -1;
+    private int serverStatus = ServerStatus.SERVER_STATUS_AUTOCOMMIT;
+
+    /** @param deprecateEof whether CLIENT_DEPRECATE_EOF was negotiated with the backend */
+    public CommandTracker(boolean deprecateEof) {
+        this.deprecateEof = deprecateEof;
+    }
+
+    // ---- client side -------------------------------------------------------------------------
+
+    /** Records a command the client sends (a packet with sequence id 0). */
+    public void onCommand(Command command, ByteBuf packet) {
+        int p = packet.readerIndex() + Wire.HEADER_SIZE;
+        int payload = Packets.payloadLength(packet);
+        switch (command) {
+            case COM_STMT_PREPARE -> {
+                byte[] sql = new byte[payload - 1];
+                packet.getBytes(p + 1, sql);
+                inFlight.add(new InFlight(command, -1, false, sql, Phase.PREPARE_OK));
+            }
+            case COM_STMT_EXECUTE -> {
+                long id = resolve(statementId(packet, payload));
+                boolean cursor = payload >= 6 && (packet.getUnsignedByte(p + 5) & CURSOR_TYPE_READ_ONLY) != 0;
+                pendingLongData.remove(id);
+                openCursors.remove(id);
+                inFlight.add(new InFlight(command, id, cursor, null, Phase.RESULT_START));
+            }
+            case COM_STMT_FETCH -> inFlight.add(new InFlight(command, resolve(statementId(packet, payload)),
+                    false, null, Phase.FETCH_ROWS));
+            case COM_STMT_SEND_LONG_DATA -> pendingLongData.add(resolve(statementId(packet, payload)));
+            case COM_STMT_CLOSE -> forget(resolve(statementId(packet, payload)));
+            case COM_STMT_RESET -> inFlight.add(new InFlight(command, resolve(statementId(packet, payload)),
+                    false, null, Phase.SINGLE));
+            case COM_QUIT -> { }
+            default -> inFlight.add(new InFlight(command, -1, false, null, initialPhase(command)));
+        }
+    }
+
+    private static Phase initialPhase(Command command) {
+        return switch (command.shape()) {
+            case RESULT -> Phase.RESULT_START;
+            case FIELD_LIST -> Phase.FIELD_LIST;
+            case AUTH -> Phase.AUTH;
+            case SINGLE, UNSUPPORTED -> Phase.SINGLE;
+            case PREPARE -> Phase.PREPARE_OK;
+            case FETCH -> Phase.FETCH_ROWS;
+            case NONE -> throw new IllegalArgumentException(command + " has no response");
+        };
+    }
+
+    /** Whether the current exchange expects packets from the client (auth data or a LOCAL INFILE file). */
+    public boolean expectsClientData() {
+        InFlight head = inFlight.peek();
+        return head != null && (head.phase == Phase.AUTH || head.phase == Phase.INFILE_DATA);
+    }
+
+    /** Records a client packet inside an exchange (sequence id > 0). */
+    public void onClientData(ByteBuf packet) {
+        InFlight head = inFlight.peek();
+        if (head != null && head.phase == Phase.INFILE_DATA && Packets.payloadLength(packet) == 0) {
+            head.phase = Phase.INFILE_RESULT;
+        }
+    }
+
+    // ---- server side -------------------------------------------------------------------------
+
+    /** Records the first frame of a server packet; {@code start} is the index of its header in {@code buf}. */
+    public void onServerPacket(ByteBuf buf, int start) {
+        InFlight head = inFlight.peek();
+        if (head == null) {
+            throw new MalformedPacketException("backend sent a packet while no command was pending");
+        }
+        int len = Wire.payloadLength(buf, start);
+        int p = start + Wire.HEADER_SIZE;
+        int first = len == 0 ? -1 : buf.getUnsignedByte(p);
+        switch (head.phase) {
+            case RESULT_START -> resultStart(head, buf, p, len, first);
+            case COLUMN_DEFS -> {
+                if (--head.remaining == 0) {
+                    head.phase = deprecateEof ? Phase.ROWS : Phase.COLUMN_DEFS_EOF;
+                }
+            }
+            case COLUMN_DEFS_EOF -> {
+                int status = eofStatus(buf, p, len);
+                serverStatus = status;
+                if (head.cursorRequested && ServerStatus.has(status, ServerStatus.SERVER_STATUS_CURSOR_EXISTS)) {
+                    openCursors.add(head.statementId);
+                    finish(status);
+                } else {
+                    head.phase = Phase.ROWS;
+                }
+            }
+            case ROWS -> rows(head, buf, p, len, first);
+            case INFILE_DATA -> throw new MalformedPacketException("backend sent a packet while the client was sending a file");
+            case INFILE_RESULT, SINGLE -> singleEnd(head, buf, p, len, first);
+            case PREPARE_OK -> prepareOk(head, buf, p, len, first);
+            case PREPARE_PARAMS -> {
+                if (--head.remaining == 0) {
+                    head.phase = deprecateEof ? afterPrepareParams(head) : Phase.PREPARE_PARAMS_EOF;
+                    if (head.phase == null) {
+                        prepareDone(head);
+                    }
+                }
+            }
+            case PREPARE_PARAMS_EOF -> {
+                head.phase = afterPrepareParams(head);
+                if (head.phase == null) {
+                    prepareDone(head);
+                }
+            }
+            case PREPARE_COLUMNS -> {
+                if (--head.remaining == 0) {
+                    if (deprecateEof) {
+                        prepareDone(head);
+                    } else {
+                        head.phase = Phase.PREPARE_COLUMNS_EOF;
+                    }
+                }
+            }
+            case PREPARE_COLUMNS_EOF -> prepareDone(head);
+            case FIELD_LIST -> {
+                if (first == Packets.ERR_HEADER) {
+                    finish(-1);
+                } else if (isEnd(len, first)) {
+                    finish(endStatus(buf, p, len));
+                }
+            }
+            case FETCH_ROWS -> {
+                if (first == Packets.ERR_HEADER) {
+                    openCursors.remove(head.statementId);
+                    finish(-1);
+                } else if (isEnd(len, first)) {
+                    int status = endStatus(buf, p, len);
+                    if (ServerStatus.has(status, ServerStatus.SERVER_STATUS_LAST_ROW_SENT)
+                            || !ServerStatus.has(status, ServerStatus.SERVER_STATUS_CURSOR_EXISTS)) {
+                        openCursors.remove(head.statementId);
+                    }
+                    finish(status);
+                }
+            }
+            case AUTH -> {
+                if (first == Packets.OK_HEADER) {
+                    resetSessionObjects();
+                    finish(okStatus(buf, p, len));
+                } else if (first == Packets.ERR_HEADER) {
+                    finish(-1);
+                }
+            }
+        }
+    }
+
+    private void resultStart(InFlight head, ByteBuf buf, int p, int len, int first) {
+        switch (first) {
+            case Packets.OK_HEADER -> resultEnd(head, okStatus(buf, p, len));
+            case Packets.ERR_HEADER -> finish(-1);
+            case Packets.LOCAL_INFILE_HEADER -> head.phase = Phase.INFILE_DATA;
+            default -> {
+                if (first == Packets.EOF_HEADER && len < 9) {
+                    resultEnd(head, eofStatus(buf, p, len));
+                    return;
+                }
+                long columns = lenenc(buf, p, len);
+                if (columns <= 0) {
+                    throw new MalformedPacketException("invalid column count " + columns);
+                }
+                head.remaining = columns;
+                head.phase = Phase.COLUMN_DEFS;
+            }
+        }
+    }
+
+    private void rows(InFlight head, ByteBuf buf, int p, int len, int first) {
+        if (first == Packets.ERR_HEADER) {
+            finish(-1);
+        } else if (isEnd(len, first)) {
+            int status = endStatus(buf, p, len);
+            if (head.cursorRequested && ServerStatus.has(status, ServerStatus.SERVER_STATUS_CURSOR_EXISTS)) {
+                openCursors.add(head.statementId);
+            }
+            resultEnd(head, status);
+        }
+    }
+
+    /** End of one result: more may follow. */
+    private void resultEnd(InFlight head, int status) {
+        if (ServerStatus.has(status, ServerStatus.SERVER_MORE_RESULTS_EXISTS)) {
+            serverStatus = status;
+            head.phase = Phase.RESULT_START;
+        } else {
+            finish(status);
+        }
+    }
+
+    private void singleEnd(InFlight head, ByteBuf buf, int p, int len, int first) {
+        int status = -1;
+        if (first == Packets.OK_HEADER) {
+            status = okStatus(buf, p, len);
+            if (head.command == Command.COM_RESET_CONNECTION) {
+                resetSessionObjects();
+            } else if (head.command == Command.COM_STMT_RESET) {
+                pendingLongData.remove(head.statementId);
+                openCursors.remove(head.statementId);
+            }
+            if (head.phase == Phase.INFILE_RESULT) {
+                resultEnd(head, status);
+                return;
+            }
+        } else if (first == Packets.EOF_HEADER && len < 9) {
+            status = eofStatus(buf, p, len);
+        }
+        finish(status);
+    }
+
+    private void prepareOk(InFlight head, ByteBuf buf, int p, int len, int first) {
+        if (first == Packets.ERR_HEADER) {
+            finish(-1);
+            return;
+        }
+        if (first != Packets.OK_HEADER || len < 12) {
+            throw new MalformedPacketException("unexpected prepare response header " + first);
+        }
+        head.preparedId = buf.getUnsignedIntLE(p + 1);
+        head.preparedColumns = buf.getUnsignedShortLE(p + 5);
+        head.preparedParams = buf.getUnsignedShortLE(p + 7);
+        if (head.preparedParams > 0) {
+            head.remaining = head.preparedParams;
+            head.phase = Phase.PREPARE_PARAMS;
+        } else {
+            head.phase = afterPrepareParams(head);
+            if (head.phase == null) {
+                prepareDone(head);
+            }
+        }
+    }
+
+    /** The phase after the parameter definitions, or null when the prepare response is complete. */
+    private Phase afterPrepareParams(InFlight head) {
+        if (head.preparedColumns > 0) {
+            head.remaining = head.preparedColumns;
+            return Phase.PREPARE_COLUMNS;
+        }
+        return null;
+    }
+
+    private void prepareDone(InFlight head) {
+        statements.put(head.preparedId, new PreparedStatement(head.preparedId, head.prepareSql,
+                head.preparedParams, head.preparedColumns));
+        lastPreparedId = head.preparedId;
+        finish(-1);
+    }
+
+    private void finish(int status) {
+        if (status >= 0) {
+            serverStatus = status;
+        }
+        inFlight.poll();
+    }
+
+    private void forget(long id) {
+        statements.remove(id);
+        openCursors.remove(id);
+        pendingLongData.remove(id);
+    }
+
+    private void resetSessionObjects() {
+        statements.clear();
+        openCursors.clear();
+        pendingLongData.clear();
+        lastPreparedId = -1;
+    }
+
+    private long resolve(long id) {
+        return id == LAST_PREPARED_ID ? lastPreparedId : id;
+    }
+
+    private static long statementId(ByteBuf packet, int payload) {
+        if (payload < 5) {
+            throw new MalformedPacketException("statement command without statement id");
+        }
+        return packet.getUnsignedIntLE(packet.readerIndex() + Wire.HEADER_SIZE + 1);
+    }
+
+    // ---- terminal packet decoding ------------------------------------------------------------
+
+    private boolean isEnd(int len, int first) {
+        return first == Packets.EOF_HEADER && (deprecateEof ? len < Wire.MAX_PAYLOAD : len < 9);
+    }
+
+    /** Status of a result-set end: EOF (classic) or OK with header 0xFE (deprecate EOF). */
+    private static int endStatus(ByteBuf buf, int p, int len) {
+        return len == 5 ? eofStatus(buf, p, len) : okStatus(buf, p, len);
+    }
+
+    private static int eofStatus(ByteBuf buf, int p, int len) {
+        if (len < 5) {
+            return -1;
+        }
+        return buf.getUnsignedShortLE(p + 3);
+    }
+
+    /** Status flags of an OK packet at payload index p (header, affected rows, last insert id, status). */
+    static int okStatus(ByteBuf buf, int p, int len) {
+        int end = p + len;
+        int pos = skipLenenc(buf, p + 1, end);
+        pos = skipLenenc(buf, pos, end);
+        if (pos + 2 > end) {
+            throw new MalformedPacketException("OK packet without status flags");
+        }
+        return buf.getUnsignedShortLE(pos);
+    }
+
+    private static int skipLenenc(ByteBuf buf, int pos, int end) {
+        if (pos >= end) {
+            throw new MalformedPacketException("truncated length-encoded integer");
+        }
+        int b = buf.getUnsignedByte(pos);
+        int size = b < 0xfb ? 1 : b == 0xfc ? 3 : b == 0xfd ? 4 : b == 0xfe ? 9 : -1;
+        if (size < 0) {
+            throw new MalformedPacketException("invalid length-encoded integer prefix 0x" + Integer.toHexString(b));
+        }
+        return pos + size;
+    }
+
+    private static long lenenc(ByteBuf buf, int p, int len) {
+        int b = buf.getUnsignedByte(p);
+        if (b < 0xfb) {
+            return b;
+        }
+        int size = b == 0xfc ? 2 : b == 0xfd ? 3 : b == 0xfe ? 8 : -1;
+        if (size < 0 || len < 1 + size) {
+            throw new MalformedPacketException("invalid column count");
+        }
+        return switch (size) {
+            case 2 -> buf.getUnsignedShortLE(p + 1);
+            case 3 -> buf.getUnsignedMediumLE(p + 1);
+            default -> buf.getLongLE(p + 1);
+        };
+    }
+
+    // ---- state for callers -------------------------------------------------------------------
+
+    /** No command is waiting for (the rest of) its response. */
+    public boolean isIdle() {
+        return inFlight.isEmpty();
+    }
+
+    public boolean inTransaction() {
+        return ServerStatus.has(serverStatus, ServerStatus.SERVER_STATUS_IN_TRANS);
+    }
+
+    public int serverStatus() {
+        return serverStatus;
+    }
+
+    public boolean hasOpenCursor() {
+        return !openCursors.isEmpty();
+    }
+
+    public boolean hasPendingLongData() {
+        return !pendingLongData.isEmpty();
+    }
+
+    /** A command with a response in progress is a LOAD DATA LOCAL transfer. */
+    public boolean inLoadData() {
+        InFlight head = inFlight.peek();
+        return head != null && (head.phase == Phase.INFILE_DATA || head.phase == Phase.INFILE_RESULT);
+    }
+
+    /** Multi-statement or multi-result response in progress. */
+    public boolean inMultiResult() {
+        InFlight head = inFlight.peek();
+        return head != null && head.phase == Phase.RESULT_START && ServerStatus.has(serverStatus, ServerStatus.SERVER_MORE_RESULTS_EXISTS);
+    }
+
+    public Map<Long, PreparedStatement> preparedStatements() {
+        return Collections.unmodifiableMap(statements);
+    }
+
+    /** Why the session cannot move now, or null if it is at a safe point. */
+    public String notSafeReason() {
+        if (!inFlight.isEmpty()) {
+            return "a command is in progress";
+        }
+        if (inTransaction()) {
+            return "a transaction is open";
+        }
+        if (!openCursors.isEmpty()) {
+            return "a cursor is open";
+        }
+        if (!pendingLongData.isEmpty()) {
+            return "a prepared statement has pending long data";
+        }
+        return null;
+    }
+
+    public boolean isSafeToMigrate() {
+        return notSafeReason() == null;
+    }
+}

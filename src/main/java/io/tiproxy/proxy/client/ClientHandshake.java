@@ -1,0 +1,430 @@
+package io.tiproxy.proxy.client;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelFuture;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.util.concurrent.Future;
+import io.tiproxy.protocol.AuthSwitchRequest;
+import io.tiproxy.protocol.Capabilities;
+import io.tiproxy.protocol.HandshakeResponse;
+import io.tiproxy.protocol.InitialHandshake;
+import io.tiproxy.protocol.MalformedPacketException;
+import io.tiproxy.protocol.MySqlError;
+import io.tiproxy.protocol.Packets;
+import io.tiproxy.protocol.Wire;
+import io.tiproxy.proxy.ErrorSource;
+import io.tiproxy.proxy.ProxySettings;
+import io.tiproxy.proxy.backend.BackendConnection;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.net.InetSocketAddress;
+import java.security.SecureRandom;
+import java.util.HashSet;
+import java.util.Set;
+
+/**
+ * The first login of a session, as TiProxy does it: the proxy greets the client with its own salt and
+ * connection id, sends the backend the client's handshake response naming the plugin
+ * {@code auth_unknown_plugin} (so the backend answers with an AuthSwitchRequest carrying its real plugin
+ * and salt) and relays the exchange until the backend says OK or ERR. The backend stays the authority
+ * on accounts; TLS towards the client and towards the backend are negotiated independently.
+ *
+ * <p>The backend is connected only after the client has sent a valid handshake response, so port
+ * scanners and half-open clients never count against a backend's {@code max_connect_errors}; the greeting
+ * uses the capabilities and version a backend showed last ({@link GreetingCache}).
+ */
+final class ClientHandshake implements BackendConnection.Listener {
+    private static final Logger log = LoggerFactory.getLogger(ClientHandshake.class);
+    private static final SecureRandom RANDOM = new SecureRandom();
+
+    /** States, in order: GREETING -> [CLIENT_TLS] -> CONNECTING -> [BACKEND_TLS] -> AUTHENTICATING -> DONE; any -> ABORTED. */
+    enum State { PROBING, GREETING, CLIENT_TLS, CONNECTING, BACKEND_TLS, AUTHENTICATING, DONE, ABORTED }
+
+    private final ClientConnection conn;
+    private final SessionContext context;
+    private final ProxySettings settings;
+    private final Set<String> tried = new HashSet<>();
+    private State state;
+    private BackendConnection backend;
+    private byte[] proxySalt;
+    private long offeredCaps;
+    private HandshakeResponse clientResponse;
+    private long clientCaps;
+    private boolean clientTls;
+    private int clientSeq;
+    private boolean greeted;
+    private int backendSeq;
+    private String lastConnectError = "no backend configured";
+    /** What the backend asked for and what the client answered, kept for re-authentication on migration. */
+    private String authPlugin;
+    private byte[] authSalt;
+    private byte[] authResponse;
+
+    ClientHandshake(ClientConnection conn, SessionContext context) {
+        this.conn = conn;
+        this.context = context;
+        this.settings = context.settings();
+    }
+
+    void start() {
+        InitialHandshake known = context.greetings().latest();
+        if (known == null) {
+            state = State.PROBING;
+            connectNext();
+        } else {
+            greetClient(known);
+        }
+    }
+
+    /** The sequence id the next packet to the client must carry (0 before the greeting). */
+    int nextClientSequence() {
+        if (!greeted) {
+            return 0;
+        }
+        return (clientSeq + 1) & 0xff;
+    }
+
+    long clientCapabilities() {
+        return clientCaps;
+    }
+
+    String user() {
+        return clientResponse == null ? null : clientResponse.user();
+    }
+
+    HandshakeResponse clientResponse() {
+        return clientResponse;
+    }
+
+    String authPlugin() {
+        return authPlugin;
+    }
+
+    byte[] authSalt() {
+        return authSalt;
+    }
+
+    byte[] authResponse() {
+        return authResponse;
+    }
+
+    void abort() {
+        if (state != State.DONE) {
+            state = State.ABORTED;
+            if (backend != null) {
+                backend.close();
+            }
+        }
+    }
+
+    // ---- greeting the client ------------------------------------------------------------------
+
+    private void greetClient(InitialHandshake backendGreeting) {
+        proxySalt = newSalt();
+        offeredCaps = (backendGreeting.capabilities() & Capabilities.PROXY_SUPPORTED)
+                | (settings.serverTls() != null ? Capabilities.CLIENT_SSL : 0);
+        String version = settings.serverVersion().isEmpty() ? backendGreeting.serverVersion() : settings.serverVersion();
+        InitialHandshake greeting = new InitialHandshake(version, conn.connectionId(), proxySalt, offeredCaps,
+                backendGreeting.charset(), backendGreeting.status(), "mysql_native_password");
+        clientSeq = 0;
+        greeted = true;
+        state = State.GREETING;
+        conn.channel().writeAndFlush(greeting.write(conn.channel().alloc()));
+        conn.channel().read();
+    }
+
+    private static byte[] newSalt() {
+        byte[] salt = new byte[20];
+        for (int i = 0; i < salt.length; i++) {
+            salt[i] = (byte) (0x21 + RANDOM.nextInt(0x7e - 0x21));
+        }
+        return salt;
+    }
+
+    // ---- client packets -----------------------------------------------------------------------
+
+    void onClientPacket(ByteBuf packet) {
+        try {
+            int seq = Wire.sequenceId(packet);
+            if (state != State.GREETING && state != State.CLIENT_TLS && state != State.AUTHENTICATING) {
+                throw new MalformedPacketException("unexpected packet from client during " + state);
+            }
+            if (seq != nextClientSequence()) {
+                conn.failAndClose(nextClientSequence(), MySqlError.outOfOrder(nextClientSequence(), seq), ErrorSource.CLIENT_PROTOCOL);
+                return;
+            }
+            clientSeq = seq;
+            if (state == State.AUTHENTICATING) {
+                relayToBackend(packet.retain());
+            } else {
+                onClientResponse(Packets.payload(packet));
+            }
+        } catch (MalformedPacketException e) {
+            log.info("{}: bad handshake from client: {}", conn, e.getMessage());
+            conn.failAndClose(nextClientSequence(), MySqlError.handshake(e.getMessage()), ErrorSource.CLIENT_PROTOCOL);
+        } finally {
+            packet.release();
+        }
+    }
+
+    private void onClientResponse(ByteBuf payload) {
+        long caps = HandshakeResponse.peekCapabilities(payload);
+        if (payload.readableBytes() == HandshakeResponse.SSL_REQUEST_LENGTH && Capabilities.has(caps, Capabilities.CLIENT_SSL)) {
+            startClientTls();
+            return;
+        }
+        if (settings.requireClientTls() && !clientTls) {
+            log.info("{}: refused a plaintext login: TLS is required", conn);
+            conn.failAndClose(nextClientSequence(), MySqlError.tlsRequired(), ErrorSource.CLIENT_TLS);
+            return;
+        }
+        HandshakeResponse response = HandshakeResponse.read(payload);
+        if ((response.capabilities() & Capabilities.PROXY_REQUIRED) != Capabilities.PROXY_REQUIRED) {
+            throw new MalformedPacketException("client lacks PROTOCOL_41, SECURE_CONNECTION or PLUGIN_AUTH");
+        }
+        clientResponse = response;
+        clientCaps = response.capabilities() & offeredCaps;
+        if (backend != null && backend.isActive()) {
+            sendBackendResponse();
+        } else {
+            state = State.CONNECTING;
+            connectNext();
+        }
+    }
+
+    private void startClientTls() {
+        SslContext tls = settings.serverTls();
+        if (tls == null) {
+            throw new MalformedPacketException("client requested TLS, which the proxy did not offer");
+        }
+        state = State.CLIENT_TLS;
+        clientTls = true;
+        SslHandler ssl = tls.newHandler(conn.channel().alloc());
+        conn.channel().pipeline().addFirst("tls", ssl);
+        // Bytes already received behind the SSLRequest (the ClientHello) belong to TLS: feed them through it.
+        conn.channel().eventLoop().execute(() -> {
+            if (conn.decoder().hasBuffered()) {
+                conn.channel().pipeline().fireChannelRead(conn.decoder().takeBuffered(conn.channel().alloc()));
+                conn.channel().pipeline().fireChannelReadComplete();
+            }
+        });
+        ssl.handshakeFuture().addListener(f -> {
+            if (f.isSuccess()) {
+                conn.channel().read();
+            } else if (state != State.ABORTED) {
+                log.info("{}: client TLS handshake failed: {}", conn, f.cause().toString());
+                conn.close(ErrorSource.CLIENT_TLS, f.cause());
+            }
+        });
+    }
+
+    // ---- backend connection --------------------------------------------------------------------
+
+    private void connectNext() {
+        String addr = context.selector().select(tried);
+        if (addr == null) {
+            fail(MySqlError.backendUnavailable(lastConnectError), ErrorSource.BACKEND_CONNECT);
+            return;
+        }
+        tried.add(addr);
+        InetSocketAddress target;
+        try {
+            target = BackendAddresses.parse(addr);
+        } catch (IllegalArgumentException e) {
+            lastConnectError = e.getMessage();
+            connectNext();
+            return;
+        }
+        BackendConnection.BackendConnectionFuture attempt = BackendConnection.connect(conn.channel().eventLoop(),
+                context.transport(), target, addr, settings.backendConnectTimeout(), this);
+        backend = attempt.connection();
+        attempt.connectFuture().addListener((ChannelFuture f) -> {
+            if (state == State.ABORTED) {
+                f.channel().close();
+            } else if (f.isSuccess()) {
+                backendSeq = 0;
+                backend.read();
+            } else {
+                lastConnectError = addr + ": " + rootMessage(f.cause());
+                log.warn("{}: cannot connect to backend {}", conn, lastConnectError);
+                connectNext();
+            }
+        });
+    }
+
+    private static String rootMessage(Throwable t) {
+        while (t.getCause() != null) {
+            t = t.getCause();
+        }
+        return t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();
+    }
+
+    private void onBackendGreeting(ByteBuf packet) {
+        if (Packets.isErr(packet)) {
+            lastConnectError = backend.address() + ": " + Packets.errorMessage(packet);
+            log.warn("{}: backend refused the connection: {}", conn, lastConnectError);
+            backend.close();
+            connectNext();
+            return;
+        }
+        InitialHandshake greeting = InitialHandshake.read(Packets.payload(packet));
+        context.greetings().remember(backend.address(), greeting);
+        if (state == State.PROBING) {
+            greetClient(greeting);
+            return;
+        }
+        long missing = clientCaps & Capabilities.CLIENT_DEPRECATE_EOF & ~greeting.capabilities();
+        if (missing != 0) {
+            fail(MySqlError.backendUnavailable(backend.address() + " lacks CLIENT_DEPRECATE_EOF"), ErrorSource.BACKEND_PROTOCOL);
+            return;
+        }
+        sendBackendResponse();
+    }
+
+    private void sendBackendResponse() {
+        InitialHandshake greeting = context.greetings().get(backend.address());
+        long backendCaps = greeting == null ? offeredCaps : greeting.capabilities();
+        long caps = clientCaps & backendCaps & ~Capabilities.CLIENT_SSL;
+        caps |= Capabilities.CLIENT_PLUGIN_AUTH | Capabilities.CLIENT_SECURE_CONNECTION | Capabilities.CLIENT_PROTOCOL_41;
+        if (clientResponse.database() != null && !clientResponse.database().isEmpty()) {
+            caps |= Capabilities.CLIENT_CONNECT_WITH_DB;
+        } else {
+            caps &= ~Capabilities.CLIENT_CONNECT_WITH_DB;
+        }
+        SslContext tls = settings.backendTls();
+        boolean backendHasTls = Capabilities.has(backendCaps, Capabilities.CLIENT_SSL);
+        if (tls != null && backendHasTls) {
+            caps |= Capabilities.CLIENT_SSL;
+        } else if (settings.requireBackendTls()) {
+            fail(MySqlError.backendUnavailable(backend.address() + " does not support TLS, which require-backend-tls demands"),
+                    ErrorSource.BACKEND_CONNECT);
+            return;
+        }
+        HandshakeResponse toBackend = clientResponse.forBackend(caps, new byte[0], ChangeUserRewriter.FORCE_SWITCH_PLUGIN);
+        if (Capabilities.has(caps, Capabilities.CLIENT_SSL)) {
+            state = State.BACKEND_TLS;
+            backend.writeAndFlush(toBackend.writeSslRequest(conn.channel().alloc(), ++backendSeq));
+            InetSocketAddress addr = BackendAddresses.parse(backend.address());
+            Future<?> done = backend.startTls(tls, addr.getHostString(), addr.getPort());
+            done.addListener(f -> {
+                if (state == State.ABORTED) {
+                    return;
+                }
+                if (f.isSuccess()) {
+                    authenticate(toBackend);
+                } else {
+                    fail(MySqlError.backendUnavailable("TLS to " + backend.address() + " failed: " + rootMessage(f.cause())),
+                            ErrorSource.BACKEND_CONNECT);
+                }
+            });
+        } else {
+            authenticate(toBackend);
+        }
+    }
+
+    private void authenticate(HandshakeResponse toBackend) {
+        state = State.AUTHENTICATING;
+        backend.writeAndFlush(toBackend.write(conn.channel().alloc(), ++backendSeq));
+        backend.read();
+    }
+
+    // ---- authentication relay ------------------------------------------------------------------
+
+    @Override
+    public void onBackendPacket(BackendConnection from, ByteBuf packet) {
+        try {
+            if (from != backend || state == State.ABORTED || state == State.DONE) {
+                return;
+            }
+            backendSeq = Wire.sequenceId(packet);
+            if (state == State.PROBING || state == State.CONNECTING) {
+                onBackendGreeting(packet);
+            } else if (state == State.AUTHENTICATING) {
+                onBackendAuthPacket(packet);
+            } else {
+                throw new MalformedPacketException("unexpected packet from backend during " + state);
+            }
+        } catch (MalformedPacketException e) {
+            log.warn("{}: backend {} broke the protocol: {}", conn, from.address(), e.getMessage());
+            fail(MySqlError.backendUnavailable("bad handshake from " + from.address()), ErrorSource.BACKEND_PROTOCOL);
+        } finally {
+            packet.release();
+        }
+    }
+
+    private void onBackendAuthPacket(ByteBuf packet) {
+        int first = Wire.firstPayloadByte(packet);
+        if (first == Packets.AUTH_SWITCH_HEADER) {
+            AuthSwitchRequest sw = AuthSwitchRequest.read(Packets.payload(packet).duplicate());
+            authPlugin = sw.plugin();
+            authSalt = sw.salt();
+            authResponse = null;
+        }
+        ByteBuf toClient = packet.retainedDuplicate();
+        clientSeq = nextClientSequence();
+        Wire.setSequenceId(toClient, clientSeq);
+        if (first == Packets.OK_HEADER) {
+            state = State.DONE;
+            conn.channel().writeAndFlush(toClient);
+            boolean deprecateEof = Capabilities.has(clientCaps, Capabilities.CLIENT_DEPRECATE_EOF);
+            conn.enterCommandPhase(backend, deprecateEof);
+        } else if (first == Packets.ERR_HEADER) {
+            log.info("{}: backend {} refused user '{}': {}", conn, backend.address(), user(), Packets.errorMessage(packet));
+            conn.channel().writeAndFlush(toClient).addListener(io.netty.channel.ChannelFutureListener.CLOSE);
+            conn.close(ErrorSource.BACKEND_AUTH, null);
+        } else {
+            conn.channel().writeAndFlush(toClient);
+            conn.channel().read();
+        }
+    }
+
+    private void relayToBackend(ByteBuf packet) {
+        if (authResponse == null && authSalt != null) {
+            authResponse = Wire.readBytes(Packets.payload(packet).duplicate(), Packets.payloadLength(packet));
+        }
+        backendSeq = (backendSeq + 1) & 0xff;
+        Wire.setSequenceId(packet, backendSeq);
+        backend.writeAndFlush(packet);
+        backend.read();
+    }
+
+    @Override
+    public void onBackendReadComplete(BackendConnection from) {
+    }
+
+    @Override
+    public void onBackendWritabilityChanged(BackendConnection from) {
+    }
+
+    @Override
+    public void onBackendClosed(BackendConnection from, Throwable cause) {
+        if (from != backend || state == State.DONE || state == State.ABORTED) {
+            return;
+        }
+        if (state == State.GREETING || state == State.CLIENT_TLS) {
+            // probe connection closed while the client thinks: a new one is made after its response
+            backend = null;
+            return;
+        }
+        lastConnectError = from.address() + ": connection closed during handshake"
+                + (cause == null ? "" : " (" + rootMessage(cause) + ")");
+        if (state == State.AUTHENTICATING) {
+            fail(MySqlError.backendLost(lastConnectError), ErrorSource.BACKEND_NETWORK);
+        } else if (state == State.PROBING || state == State.CONNECTING) {
+            connectNext();
+        } else {
+            fail(MySqlError.backendUnavailable(lastConnectError), ErrorSource.BACKEND_CONNECT);
+        }
+    }
+
+    private void fail(MySqlError error, ErrorSource source) {
+        int seq = greeted ? nextClientSequence() : 0;
+        state = State.ABORTED;
+        if (backend != null) {
+            backend.close();
+        }
+        conn.failAndClose(seq, error, source);
+    }
+}

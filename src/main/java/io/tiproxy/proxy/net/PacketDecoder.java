@@ -1,0 +1,112 @@
+package io.tiproxy.proxy.net;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.ByteToMessageDecoder;
+import io.tiproxy.protocol.MalformedPacketException;
+import io.tiproxy.protocol.Wire;
+
+import java.util.List;
+
+/**
+ * Frames the MySQL byte stream into packets without copying.
+ *
+ * <p>Two modes, switchable at any time on the channel's event loop:
+ * <ul>
+ *   <li><b>per packet</b> (no inspector): each complete physical packet, header included, is emitted as
+ *   its own retained slice; used while the proxy must look at every packet (handshake, client commands);</li>
+ *   <li><b>runs</b> (with an {@link Inspector}): all complete packets available in one read are emitted as a
+ *   single slice, after the inspector has seen the first frame of each logical packet; used for the
+ *   backend-to-client stream, where rows are forwarded and only terminal packets matter.</li>
+ * </ul>
+ * A payload larger than {@code maxPayload} is a protocol error ({@link MalformedPacketException}).
+ */
+public final class PacketDecoder extends ByteToMessageDecoder {
+
+    /** Sees the first physical frame of each logical packet; the buffer must not be modified or retained. */
+    public interface Inspector {
+        /** @param start index of the packet header in {@code buf} */
+        void inspect(ByteBuf buf, int start);
+    }
+
+    private int maxPayload;
+    private Inspector inspector;
+    /** Run mode: the previous frame had a full 16 MiB payload, so the next one continues the same logical packet. */
+    private boolean continuation;
+
+    public PacketDecoder(int maxPayload) {
+        this.maxPayload = maxPayload;
+    }
+
+    public void setMaxPayload(int maxPayload) {
+        this.maxPayload = maxPayload;
+    }
+
+    public void setInspector(Inspector inspector) {
+        this.inspector = inspector;
+    }
+
+    @Override
+    protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
+        if (inspector == null) {
+            decodeOne(in, out);
+        } else {
+            decodeRun(in, out);
+        }
+    }
+
+    private void decodeOne(ByteBuf in, List<Object> out) {
+        int start = in.readerIndex();
+        if (in.readableBytes() < Wire.HEADER_SIZE) {
+            return;
+        }
+        int len = checkedLength(in, start);
+        if (in.readableBytes() < Wire.HEADER_SIZE + len) {
+            return;
+        }
+        out.add(in.readRetainedSlice(Wire.HEADER_SIZE + len));
+    }
+
+    private void decodeRun(ByteBuf in, List<Object> out) {
+        int start = in.readerIndex();
+        int end = in.writerIndex();
+        int pos = start;
+        while (end - pos >= Wire.HEADER_SIZE) {
+            int len = checkedLength(in, pos);
+            if (end - pos - Wire.HEADER_SIZE < len) {
+                break;
+            }
+            if (!continuation) {
+                inspector.inspect(in, pos);
+            }
+            continuation = len == Wire.MAX_PAYLOAD;
+            pos += Wire.HEADER_SIZE + len;
+        }
+        if (pos > start) {
+            out.add(in.readRetainedSlice(pos - start));
+        }
+    }
+
+    /** Takes the bytes received but not yet decoded (e.g. a TLS ClientHello right behind an SSLRequest). */
+    public ByteBuf takeBuffered(io.netty.buffer.ByteBufAllocator alloc) {
+        ByteBuf cumulation = internalBuffer();
+        int n = cumulation.readableBytes();
+        if (n == 0) {
+            return alloc.buffer(0);
+        }
+        return cumulation.readBytes(n);
+    }
+
+    /** Whether bytes are waiting in the decoder for the rest of a packet or a later mode. */
+    public boolean hasBuffered() {
+        return actualReadableBytes() > 0;
+    }
+
+    private int checkedLength(ByteBuf in, int index) {
+        int len = Wire.payloadLength(in, index);
+        if (len > maxPayload) {
+            throw new MalformedPacketException("packet of " + len + " bytes exceeds the limit of " + maxPayload);
+        }
+        return len;
+    }
+}

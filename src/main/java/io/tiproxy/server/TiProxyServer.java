@@ -1,0 +1,111 @@
+package io.tiproxy.server;
+
+import io.netty.channel.EventLoopGroup;
+import io.tiproxy.balance.LeastSessionsSelector;
+import io.tiproxy.manager.config.HostPort;
+import io.tiproxy.manager.config.TiProxyConfig;
+import io.tiproxy.manager.tls.TlsContexts;
+import io.tiproxy.protocol.MySqlError;
+import io.tiproxy.proxy.ConnectionRegistry;
+import io.tiproxy.proxy.ErrorSource;
+import io.tiproxy.proxy.ProxySettings;
+import io.tiproxy.proxy.SqlListener;
+import io.tiproxy.proxy.client.ClientConnection;
+import io.tiproxy.proxy.client.GreetingCache;
+import io.tiproxy.proxy.client.SessionContext;
+import io.tiproxy.proxy.net.Transport;
+import io.tiproxy.server.api.HealthRoute;
+import io.tiproxy.server.api.HttpApiServer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import javax.net.ssl.SSLException;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The composition root: builds every component from one configuration snapshot, starts them in
+ * order and stops them in reverse. Nothing else wires components together.
+ */
+public final class TiProxyServer implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(TiProxyServer.class);
+
+    private final TiProxyConfig config;
+    private final Transport transport = Transport.best();
+    private final EventLoopGroup bossGroup;
+    private final EventLoopGroup workerGroup;
+    private final ConnectionRegistry<ClientConnection> registry = new ConnectionRegistry<>();
+    private final LeastSessionsSelector selector;
+    private final SqlListener sqlListener;
+    private final HttpApiServer apiServer;
+    private volatile boolean shuttingDown;
+
+    public TiProxyServer(TiProxyConfig config) throws SSLException {
+        this.config = config;
+        ProxySettings settings = settingsOf(config);
+        List<String> backends = config.proxy().backends().stream()
+                .filter(b -> !config.proxy().failBackendList().contains(b))
+                .map(HostPort::toString).toList();
+        this.selector = new LeastSessionsSelector(() -> backends);
+        this.bossGroup = transport.newGroup(1, "tiproxy-accept");
+        this.workerGroup = transport.newGroup(workerThreads(), "tiproxy-io");
+        SessionContext context = new SessionContext(registry, selector, transport, new GreetingCache(), () -> settings);
+        HostPort addr = config.proxy().addr();
+        this.sqlListener = new SqlListener(new InetSocketAddress(addr.host(), addr.port()), context, bossGroup, workerGroup);
+        this.apiServer = new HttpApiServer(config.api().addr(), List.of(new HealthRoute(this::health)));
+    }
+
+    private static int workerThreads() {
+        String prop = System.getProperty("tiproxy.io-threads");
+        return prop != null ? Integer.parseInt(prop) : Runtime.getRuntime().availableProcessors();
+    }
+
+    static ProxySettings settingsOf(TiProxyConfig config) throws SSLException {
+        var p = config.proxy();
+        var s = config.security();
+        return new ProxySettings(p.handshakeTimeout(), Duration.ofSeconds(5), p.serverVersion(),
+                s.serverTls().require(), p.requireBackendTls(),
+                TlsContexts.forServer(s.serverTls()), TlsContexts.forClient(s.sqlTls()), p.maxConnections());
+    }
+
+    private HealthRoute.HealthStatus health() {
+        if (shuttingDown) {
+            return new HealthRoute.HealthStatus(false, "shutting down", config.checksum());
+        }
+        return new HealthRoute.HealthStatus(true, "", config.checksum());
+    }
+
+    public void start() throws InterruptedException {
+        sqlListener.start();
+        apiServer.start();
+        log.info("TiProxy started: SQL on {}, API on {}", sqlListener.localAddress(), apiServer.localAddress());
+    }
+
+    public InetSocketAddress sqlAddress() {
+        return sqlListener.localAddress();
+    }
+
+    public InetSocketAddress apiAddress() {
+        return apiServer.localAddress();
+    }
+
+    public ConnectionRegistry<ClientConnection> registry() {
+        return registry;
+    }
+
+    /** Stops accepting, closes every session with a clear error, then stops the event loops. */
+    @Override
+    public void close() {
+        shuttingDown = true;
+        sqlListener.stopAccepting();
+        for (ClientConnection c : registry.all()) {
+            c.kill(MySqlError.shuttingDown(), ErrorSource.PROXY_SHUTDOWN);
+        }
+        apiServer.close();
+        workerGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+        bossGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+        log.info("TiProxy stopped");
+    }
+}

@@ -1,0 +1,71 @@
+package io.tiproxy.testkit;
+
+import io.tiproxy.manager.config.ConfigLoader;
+import io.tiproxy.manager.config.TiProxyConfig;
+import io.tiproxy.server.TiProxyServer;
+
+import java.util.List;
+import java.util.stream.Collectors;
+
+/**
+ * A real proxy (the product's own composition root) on ephemeral loopback ports, configured from YAML
+ * text through the real config loader.
+ */
+public final class TestProxy implements AutoCloseable {
+    private final TiProxyServer server;
+
+    private TestProxy(TiProxyServer server) {
+        this.server = server;
+    }
+
+    /** Starts a proxy in front of {@code backends}; {@code extraYaml} adds sections (indented YAML lines). */
+    public static TestProxy start(List<String> backends, String extraProxyYaml, String extraYaml) {
+        String yaml = "proxy:\n"
+                + "  addr: \"127.0.0.1:0\"\n"
+                + "  backends: [" + backends.stream().map(b -> "\"" + b + "\"").collect(Collectors.joining(", ")) + "]\n"
+                + extraProxyYaml
+                + "api:\n"
+                + "  addr: \"127.0.0.1:0\"\n"
+                + extraYaml;
+        try {
+            TiProxyConfig cfg = ConfigLoader.parse(yaml, "test-config");
+            TiProxyServer server = new TiProxyServer(cfg);
+            server.start();
+            return new TestProxy(server);
+        } catch (Exception e) {
+            throw new IllegalStateException("cannot start proxy with config:\n" + yaml, e);
+        }
+    }
+
+    public static TestProxy start(List<String> backends) {
+        return start(backends, "", "");
+    }
+
+    public int port() {
+        return server.sqlAddress().getPort();
+    }
+
+    public int apiPort() {
+        return server.apiAddress().getPort();
+    }
+
+    public TiProxyServer server() {
+        return server;
+    }
+
+    /** JDBC URL for MariaDB Connector/J through the proxy. */
+    public String mariadbUrl(String options) {
+        return "jdbc:mariadb://127.0.0.1:" + port() + "/" + TestAccounts.DATABASE + (options.isEmpty() ? "" : "?" + options);
+    }
+
+    /** JDBC URL for MySQL Connector/J through the proxy. */
+    public String mysqlUrl(String options) {
+        return "jdbc:mysql://127.0.0.1:" + port() + "/" + TestAccounts.DATABASE + "?sslMode=DISABLED&allowPublicKeyRetrieval=true"
+                + (options.isEmpty() ? "" : "&" + options);
+    }
+
+    @Override
+    public void close() {
+        server.close();
+    }
+}
