@@ -1,0 +1,118 @@
+package io.tiproxy.manager.config;
+
+import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+
+/** Checks that span keys or reach outside the file (ranges, TLS pairs, files that must exist). */
+final class ConfigValidator {
+    private static final Set<String> WILDCARD_HOSTS = Set.of("0.0.0.0", "::", "0:0:0:0:0:0:0:0");
+
+    /** One thing wrong with a config, at a dotted key path. */
+    record Problem(String keyPath, String reason) {
+    }
+
+    private final List<Problem> problems = new ArrayList<>();
+
+    private ConfigValidator() {
+    }
+
+    /** Every problem found, in file order of sections; empty when the config is usable. */
+    static List<Problem> check(TiProxyConfig config) {
+        ConfigValidator validator = new ConfigValidator();
+        validator.checkProxy(config.proxy(), config.security().sqlTls());
+        validator.checkApi(config.api(), config.proxy());
+        validator.checkServerTls(config.security().serverTls());
+        validator.checkSqlTls(config.security().sqlTls());
+        validator.checkLog(config.log().logFile());
+        return List.copyOf(validator.problems);
+    }
+
+    private void checkProxy(ProxyConfig proxy, TlsConfig sqlTls) {
+        if (proxy.maxConnections() < 0) {
+            problem("proxy.max-connections", "must be 0 (no limit) or more, got " + proxy.maxConnections());
+        }
+        if (proxy.requireBackendTls() && !sqlTls.enabledAsClient()) {
+            problem("proxy.require-backend-tls",
+                    "is true but security.sql-tls is not enabled (set its ca, or skip-ca: true)");
+        }
+    }
+
+    private void checkApi(ApiConfig api, ProxyConfig proxy) {
+        HostPort a = api.addr();
+        HostPort b = proxy.addr();
+        boolean sameHost = a.host().equals(b.host()) || WILDCARD_HOSTS.contains(a.host())
+                || WILDCARD_HOSTS.contains(b.host());
+        if (a.port() != 0 && a.port() == b.port() && sameHost) {
+            problem("api.addr", "\"" + a + "\" clashes with proxy.addr \"" + b + "\"");
+        }
+    }
+
+    private void checkServerTls(TlsConfig tls) {
+        String path = "security.server-tls";
+        checkCertificatePair(tls, path);
+        if (tls.require() && !tls.enabledAsServer()) {
+            problem(path + ".require", "is true but cert and key are not set, so TLS cannot be offered");
+        }
+        checkFiles(tls, path);
+    }
+
+    private void checkSqlTls(TlsConfig tls) {
+        String path = "security.sql-tls";
+        checkCertificatePair(tls, path);
+        if (tls.require()) {
+            problem(path + ".require", "applies to server-tls only; to require TLS to backends set "
+                    + "proxy.require-backend-tls");
+        }
+        checkFiles(tls, path);
+    }
+
+    private void checkCertificatePair(TlsConfig tls, String path) {
+        if (!tls.cert().isEmpty() && tls.key().isEmpty()) {
+            problem(path + ".cert", "is set but key is not (set both or neither)");
+        } else if (tls.cert().isEmpty() && !tls.key().isEmpty()) {
+            problem(path + ".key", "is set but cert is not (set both or neither)");
+        }
+    }
+
+    private void checkFiles(TlsConfig tls, String path) {
+        checkFile(tls.cert(), path + ".cert");
+        checkFile(tls.key(), path + ".key");
+        checkFile(tls.ca(), path + ".ca");
+    }
+
+    private void checkFile(String file, String keyPath) {
+        if (file.isEmpty()) {
+            return;
+        }
+        try {
+            Path path = Path.of(file);
+            if (!Files.isRegularFile(path)) {
+                problem(keyPath, "file \"" + file + "\" does not exist");
+            } else if (!Files.isReadable(path)) {
+                problem(keyPath, "file \"" + file + "\" is not readable");
+            }
+        } catch (InvalidPathException e) {
+            problem(keyPath, "\"" + file + "\" is not a valid path");
+        }
+    }
+
+    private void checkLog(LogFileConfig file) {
+        if (file.maxSizeMb() < 1) {
+            problem("log.log-file.max-size", "must be at least 1 (MiB), got " + file.maxSizeMb());
+        }
+        if (file.maxDays() < 0) {
+            problem("log.log-file.max-days", "must be 0 (keep forever) or more, got " + file.maxDays());
+        }
+        if (file.maxBackups() < 0) {
+            problem("log.log-file.max-backups", "must be 0 (keep all) or more, got " + file.maxBackups());
+        }
+    }
+
+    private void problem(String keyPath, String reason) {
+        problems.add(new Problem(keyPath, reason));
+    }
+}

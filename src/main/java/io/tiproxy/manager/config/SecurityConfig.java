@@ -1,0 +1,22 @@
+package io.tiproxy.manager.config;
+
+import java.util.Objects;
+
+/**
+ * The {@code security} section: TLS on each side of the proxy, set up independently.
+ *
+ * @param serverTls TLS between clients and the proxy (the proxy is the server)
+ * @param sqlTls    TLS between the proxy and backends (the proxy is the client)
+ */
+public record SecurityConfig(TlsConfig serverTls, TlsConfig sqlTls) {
+
+    public SecurityConfig {
+        Objects.requireNonNull(serverTls, "serverTls");
+        Objects.requireNonNull(sqlTls, "sqlTls");
+    }
+
+    /** The section's values when the file does not set them: TLS off on both sides. */
+    public static SecurityConfig defaults() {
+        return new SecurityConfig(TlsConfig.defaults(), TlsConfig.defaults());
+    }
+}
