@@ -1,7 +1,7 @@
 package io.tiproxy.server;
 
 import io.netty.channel.EventLoopGroup;
-import io.tiproxy.balance.LeastSessionsSelector;
+import io.tiproxy.balance.BackendRouter;
 import io.tiproxy.manager.config.HostPort;
 import io.tiproxy.manager.config.TiProxyConfig;
 import io.tiproxy.manager.tls.TlsContexts;
@@ -9,11 +9,15 @@ import io.tiproxy.protocol.MySqlError;
 import io.tiproxy.proxy.ConnectionRegistry;
 import io.tiproxy.proxy.ErrorSource;
 import io.tiproxy.proxy.ProxySettings;
+import io.tiproxy.proxy.SessionEvents;
 import io.tiproxy.proxy.SqlListener;
+import io.tiproxy.proxy.backend.AccountHashes;
+import io.tiproxy.proxy.client.BackendAddress;
 import io.tiproxy.proxy.client.ClientConnection;
 import io.tiproxy.proxy.client.GreetingCache;
 import io.tiproxy.proxy.client.SessionContext;
 import io.tiproxy.proxy.net.Transport;
+import io.tiproxy.server.api.ApiRoute;
 import io.tiproxy.server.api.HealthRoute;
 import io.tiproxy.server.api.HttpApiServer;
 import org.slf4j.Logger;
@@ -22,7 +26,9 @@ import org.slf4j.LoggerFactory;
 import javax.net.ssl.SSLException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -37,7 +43,8 @@ public final class TiProxyServer implements AutoCloseable {
     private final EventLoopGroup bossGroup;
     private final EventLoopGroup workerGroup;
     private final ConnectionRegistry<ClientConnection> registry = new ConnectionRegistry<>();
-    private final LeastSessionsSelector selector;
+    private final BackendRouter router;
+    private final StaticTopology topology;
     private final SqlListener sqlListener;
     private final HttpApiServer apiServer;
     private volatile boolean shuttingDown;
@@ -45,16 +52,26 @@ public final class TiProxyServer implements AutoCloseable {
     public TiProxyServer(TiProxyConfig config) throws SSLException {
         this.config = config;
         ProxySettings settings = settingsOf(config);
-        List<String> backends = config.proxy().backends().stream()
-                .filter(b -> !config.proxy().failBackendList().contains(b))
-                .map(HostPort::toString).toList();
-        this.selector = new LeastSessionsSelector(() -> backends);
+        this.router = new BackendRouter(registry::all, Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "tiproxy-router");
+            t.setDaemon(true);
+            return t;
+        }));
+        this.topology = new StaticTopology(config.proxy().backends().stream().map(HostPort::toString).toList(),
+                config.proxy().failBackendList().stream().map(HostPort::toString).toList(), router::update);
         this.bossGroup = transport.newGroup(1, "tiproxy-accept");
         this.workerGroup = transport.newGroup(workerThreads(), "tiproxy-io");
-        SessionContext context = new SessionContext(registry, selector, transport, new GreetingCache(), () -> settings);
+        AccountHashes accounts = new AccountHashes(transport, config.backend().serviceUser(),
+                config.backend().servicePassword(), router::healthyBackends, BackendAddress::parse,
+                settings::backendTls);
+        SessionContext context = new SessionContext(registry, router, transport, new GreetingCache(), accounts,
+                SessionEvents.NONE, () -> settings);
         HostPort addr = config.proxy().addr();
         this.sqlListener = new SqlListener(new InetSocketAddress(addr.host(), addr.port()), context, bossGroup, workerGroup);
-        this.apiServer = new HttpApiServer(config.api().addr(), List.of(new HealthRoute(this::health)));
+        List<ApiRoute> routes = new ArrayList<>();
+        routes.add(new HealthRoute(this::health));
+        routes.addAll(ProxyRoutes.create(router, registry, topology));
+        this.apiServer = new HttpApiServer(config.api().addr(), routes);
     }
 
     private static int workerThreads() {
@@ -74,10 +91,14 @@ public final class TiProxyServer implements AutoCloseable {
         if (shuttingDown) {
             return new HealthRoute.HealthStatus(false, "shutting down", config.checksum());
         }
+        if (router.healthyBackends().isEmpty()) {
+            return new HealthRoute.HealthStatus(false, "no healthy backend", config.checksum());
+        }
         return new HealthRoute.HealthStatus(true, "", config.checksum());
     }
 
     public void start() throws InterruptedException {
+        topology.publish();
         sqlListener.start();
         apiServer.start();
         log.info("TiProxy started: SQL on {}, API on {}", sqlListener.localAddress(), apiServer.localAddress());
@@ -95,6 +116,19 @@ public final class TiProxyServer implements AutoCloseable {
         return registry;
     }
 
+    public BackendRouter router() {
+        return router;
+    }
+
+    /** Drains a backend (no new sessions; its sessions move away); false if unknown. */
+    public boolean drain(String backend) {
+        return topology.drain(backend, "drained by operator");
+    }
+
+    public boolean undrain(String backend) {
+        return topology.undrain(backend);
+    }
+
     /** Stops accepting, closes every session with a clear error, then stops the event loops. */
     @Override
     public void close() {
@@ -104,6 +138,7 @@ public final class TiProxyServer implements AutoCloseable {
             c.kill(MySqlError.shuttingDown(), ErrorSource.PROXY_SHUTDOWN);
         }
         apiServer.close();
+        router.close();
         workerGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
         bossGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
         log.info("TiProxy stopped");

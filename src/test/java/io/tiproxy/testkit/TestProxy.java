@@ -41,6 +41,30 @@ public final class TestProxy implements AutoCloseable {
         return start(backends, "", "");
     }
 
+    /** YAML for the service account every test server has (lets sessions migrate). */
+    public static final String SERVICE_ACCOUNT = "backend:\n  service-user: \"" + TestAccounts.SERVICE_USER
+            + "\"\n  service-password: \"" + TestAccounts.SERVICE_PASSWORD + "\"\n";
+
+    /** A proxy whose sessions can migrate (service account configured). */
+    public static TestProxy startMigratable(List<String> backends) {
+        return start(backends, "", SERVICE_ACCOUNT);
+    }
+
+    /** Calls the proxy's HTTP API; returns status and body. */
+    public HttpResult api(String method, String path) {
+        try {
+            var client = java.net.http.HttpClient.newHttpClient();
+            var req = java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + apiPort() + path))
+                    .method(method, java.net.http.HttpRequest.BodyPublishers.noBody()).build();
+            var resp = client.send(req, java.net.http.HttpResponse.BodyHandlers.ofString());
+            return new HttpResult(resp.statusCode(), resp.body());
+        } catch (Exception e) {
+            throw new IllegalStateException("API call " + method + " " + path + " failed", e);
+        }
+    }
+
+    public record HttpResult(int status, String body) {}
+
     public int port() {
         return server.sqlAddress().getPort();
     }

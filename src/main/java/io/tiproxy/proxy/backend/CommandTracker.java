@@ -53,6 +53,21 @@ public final class CommandTracker {
         SINGLE
     }
 
+    /** Receives the response of a command the proxy itself sent (the packets are not forwarded). */
+    public interface ResponseListener {
+        /** One packet of the response; {@code start} is the index of its header in {@code buf}. */
+        void onResponsePacket(ByteBuf buf, int start);
+
+        /** The response is complete. */
+        void onResponseEnd();
+    }
+
+    /** Told about every OK/EOF packet that carries session-state changes (CLIENT_SESSION_TRACK). */
+    public interface SessionStateListener {
+        /** @param p index of the OK payload (its 0x00 or 0xFE header byte), {@code len} its length */
+        void onSessionStateChanged(ByteBuf buf, int p, int len);
+    }
+
     /** A prepared statement as the client knows it. */
     public record PreparedStatement(long id, byte[] sql, int paramCount, int columnCount) {}
 
@@ -62,6 +77,7 @@ public final class CommandTracker {
         final long statementId;
         final boolean cursorRequested;
         final byte[] prepareSql;
+        ResponseListener listener;
         Phase phase;
         long remaining;
         long preparedId;
@@ -84,13 +100,33 @@ public final class CommandTracker {
     private final Set<Long> pendingLongData = new HashSet<>();
     private long lastPreparedId = -1;
     private int serverStatus = ServerStatus.SERVER_STATUS_AUTOCOMMIT;
+    private SessionStateListener sessionStateListener;
+    private boolean lastWasOk;
+    private final Map<Long, byte[]> paramTypes = new HashMap<>();
 
     /** @param deprecateEof whether CLIENT_DEPRECATE_EOF was negotiated with the backend */
     public CommandTracker(boolean deprecateEof) {
         this.deprecateEof = deprecateEof;
     }
 
+    public void setSessionStateListener(SessionStateListener listener) {
+        this.sessionStateListener = listener;
+    }
+
     // ---- client side -------------------------------------------------------------------------
+
+    /**
+     * Records a command the proxy sends on its own behalf; its response goes to {@code listener}
+     * and must not reach the client. Only COM_QUERY, COM_STMT_PREPARE and COM_INIT_DB are used so.
+     */
+    public void onInternalCommand(Command command, ByteBuf packet, ResponseListener listener) {
+        onCommand(command, packet);
+        InFlight last = inFlight.peekLast();
+        if (last == null || last.command != command) {
+            throw new IllegalArgumentException(command + " has no response to listen to");
+        }
+        last.listener = listener;
+    }
 
     /** Records a command the client sends (a packet with sequence id 0). */
     public void onCommand(Command command, ByteBuf packet) {
@@ -107,6 +143,7 @@ public final class CommandTracker {
                 boolean cursor = payload >= 6 && (packet.getUnsignedByte(p + 5) & CURSOR_TYPE_READ_ONLY) != 0;
                 pendingLongData.remove(id);
                 openCursors.remove(id);
+                rememberParameterTypes(id, packet, p, payload);
                 inFlight.add(new InFlight(command, id, cursor, null, Phase.RESULT_START));
             }
             case COM_STMT_FETCH -> inFlight.add(new InFlight(command, resolve(statementId(packet, payload)),
@@ -117,6 +154,21 @@ public final class CommandTracker {
                     false, null, Phase.SINGLE));
             case COM_QUIT -> { }
             default -> inFlight.add(new InFlight(command, -1, false, null, initialPhase(command)));
+        }
+    }
+
+    /** EXECUTE: [flags, iterations, null bitmap, new-params-bound flag, types...]: keep the types when sent. */
+    private void rememberParameterTypes(long id, ByteBuf packet, int p, int payload) {
+        PreparedStatement st = statements.get(id);
+        if (st == null || st.paramCount() == 0) {
+            return;
+        }
+        int n = st.paramCount();
+        int flagIndex = p + 10 + (n + 7) / 8;
+        if (flagIndex < p + payload && packet.getUnsignedByte(flagIndex) == 1 && flagIndex + 2 * n < p + payload) {
+            byte[] types = new byte[2 * n];
+            packet.getBytes(flagIndex + 1, types);
+            paramTypes.put(id, types);
         }
     }
 
@@ -148,12 +200,81 @@ public final class CommandTracker {
 
     // ---- server side -------------------------------------------------------------------------
 
-    /** Records the first frame of a server packet; {@code start} is the index of its header in {@code buf}. */
-    public void onServerPacket(ByteBuf buf, int start) {
+    /**
+     * Records the first frame of a server packet; {@code start} is the index of its header in {@code buf}.
+     *
+     * @return true if the packet answers a command of the proxy's own (it must not be forwarded)
+     */
+    public boolean onServerPacket(ByteBuf buf, int start) {
         InFlight head = inFlight.peek();
         if (head == null) {
             throw new MalformedPacketException("backend sent a packet while no command was pending");
         }
+        ResponseListener listener = head.listener;
+        lastWasOk = false;
+        track(head, buf, start);
+        if (listener != null) {
+            listener.onResponsePacket(buf, start);
+            if (inFlight.peek() != head) {
+                listener.onResponseEnd();
+            }
+            return true;
+        }
+        return false;
+    }
+
+    /** The oldest unanswered command, or null. */
+    public Command headCommand() {
+        InFlight head = inFlight.peek();
+        return head == null ? null : head.command;
+    }
+
+    /** Whether the next server packet is the first packet of a prepare response. */
+    public boolean expectsPrepareOk() {
+        InFlight head = inFlight.peek();
+        return head != null && head.phase == Phase.PREPARE_OK;
+    }
+
+    /** Whether the packet just tracked was an OK packet (header 0x00, or 0xFE closing a result with DEPRECATE_EOF). */
+    public boolean lastPacketWasOk() {
+        return lastWasOk;
+    }
+
+    /** Whether a prepare is waiting for its response (a MariaDB EXECUTE with id -1 then refers to it). */
+    public boolean prepareInFlight() {
+        for (InFlight f : inFlight) {
+            if (f.command == Command.COM_STMT_PREPARE) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Client id of the statement prepared last, or -1. */
+    public long lastPreparedId() {
+        return lastPreparedId;
+    }
+
+    /** Forgets every unanswered command: the backend connection they were sent on is gone. */
+    public void abandonInFlight() {
+        inFlight.clear();
+        openCursors.clear();
+        pendingLongData.clear();
+        serverStatus = ServerStatus.SERVER_STATUS_AUTOCOMMIT; // an open transaction died with the connection
+    }
+
+    /** Parameter types last sent for a statement (2 bytes each), or null. */
+    public byte[] parameterTypes(long id) {
+        return paramTypes.get(id);
+    }
+
+    /** Whether the oldest unanswered command is one of the proxy's own. */
+    public boolean headIsInternal() {
+        InFlight head = inFlight.peek();
+        return head != null && head.listener != null;
+    }
+
+    private void track(InFlight head, ByteBuf buf, int start) {
         int len = Wire.payloadLength(buf, start);
         int p = start + Wire.HEADER_SIZE;
         int first = len == 0 ? -1 : buf.getUnsignedByte(p);
@@ -342,12 +463,14 @@ public final class CommandTracker {
 
     private void forget(long id) {
         statements.remove(id);
+        paramTypes.remove(id);
         openCursors.remove(id);
         pendingLongData.remove(id);
     }
 
     private void resetSessionObjects() {
         statements.clear();
+        paramTypes.clear();
         openCursors.clear();
         pendingLongData.clear();
         lastPreparedId = -1;
@@ -371,7 +494,7 @@ public final class CommandTracker {
     }
 
     /** Status of a result-set end: EOF (classic) or OK with header 0xFE (deprecate EOF). */
-    private static int endStatus(ByteBuf buf, int p, int len) {
+    private int endStatus(ByteBuf buf, int p, int len) {
         return len == 5 ? eofStatus(buf, p, len) : okStatus(buf, p, len);
     }
 
@@ -383,7 +506,17 @@ public final class CommandTracker {
     }
 
     /** Status flags of an OK packet at payload index p (header, affected rows, last insert id, status). */
-    static int okStatus(ByteBuf buf, int p, int len) {
+    private int okStatus(ByteBuf buf, int p, int len) {
+        int status = okStatusOf(buf, p, len);
+        lastWasOk = true;
+        if (sessionStateListener != null && ServerStatus.has(status, ServerStatus.SERVER_SESSION_STATE_CHANGED)) {
+            sessionStateListener.onSessionStateChanged(buf, p, len);
+        }
+        return status;
+    }
+
+    /** Status flags of an OK packet at payload index p, without side effects. */
+    public static int okStatusOf(ByteBuf buf, int p, int len) {
         int end = p + len;
         int pos = skipLenenc(buf, p + 1, end);
         pos = skipLenenc(buf, pos, end);

@@ -16,8 +16,25 @@ final class ChangeUserRewriter {
 
     static final String FORCE_SWITCH_PLUGIN = "auth_unknown_plugin";
 
-    /** The parts of COM_CHANGE_USER the proxy keeps. */
-    record ChangeUser(String user, String database, int charset, byte[] connectAttrs) {}
+    /**
+     * The parts of COM_CHANGE_USER the proxy keeps, and then the backend's challenge and the client's
+     * answer (for re-authentication on migration).
+     */
+    record ChangeUser(String user, String database, int charset, byte[] connectAttrs,
+                      String plugin, byte[] salt, byte[] response) {
+        ChangeUser withSwitch(String newPlugin, byte[] newSalt) {
+            return new ChangeUser(user, database, charset, connectAttrs, newPlugin, newSalt, null);
+        }
+
+        ChangeUser withResponse(byte[] newResponse) {
+            return new ChangeUser(user, database, charset, connectAttrs, plugin, salt, newResponse);
+        }
+
+        @Override
+        public String toString() {
+            return "ChangeUser[user=" + user + ", db=" + database + "]";
+        }
+    }
 
     static ChangeUser parse(ByteBuf packet, long clientCaps) {
         ByteBuf p = Packets.payload(packet).duplicate();
@@ -37,7 +54,7 @@ final class ChangeUserRewriter {
         if (Capabilities.has(clientCaps, Capabilities.CLIENT_CONNECT_ATTRS) && p.isReadable()) {
             attrs = Wire.readBytesLenenc(p);
         }
-        return new ChangeUser(user, db, charset, attrs);
+        return new ChangeUser(user, db, charset, attrs, null, null, null);
     }
 
     static ByteBuf rewrite(ByteBuf packet, long clientCaps, ByteBufAllocator alloc) {

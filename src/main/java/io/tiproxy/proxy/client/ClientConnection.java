@@ -8,6 +8,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.DecoderException;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.util.concurrent.ScheduledFuture;
+import io.tiproxy.protocol.Capabilities;
 import io.tiproxy.protocol.Command;
 import io.tiproxy.protocol.MalformedPacketException;
 import io.tiproxy.protocol.MySqlError;
@@ -17,20 +18,27 @@ import io.tiproxy.proxy.ErrorSource;
 import io.tiproxy.proxy.backend.BackendConnection;
 import io.tiproxy.proxy.backend.CommandTracker;
 import io.tiproxy.proxy.net.PacketDecoder;
+import io.tiproxy.session.OkRewriter;
+import io.tiproxy.session.SessionTrackParser;
+import io.tiproxy.session.SqlClassifier;
+import io.tiproxy.session.TrackedState;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.net.SocketAddress;
+import java.util.ArrayDeque;
 import java.util.concurrent.TimeUnit;
 
 /**
  * The client side of one session, on the session's event loop. It runs the {@link ClientHandshake}
  * until the backend accepts the client, then relays commands: each client command is classified and
- * recorded by the {@link CommandTracker}, each backend packet run is inspected and forwarded unchanged.
- * Reads alternate with flushes so that neither side can flood the other (backpressure).
+ * recorded by the {@link CommandTracker}, each backend packet run is inspected and forwarded. Reads
+ * alternate with flushes so that neither side can flood the other (backpressure). The
+ * {@link SessionMigrator} moves the session to another backend at a safe point.
  */
-public final class ClientConnection extends ChannelInboundHandlerAdapter implements BackendConnection.Listener {
+public final class ClientConnection extends ChannelInboundHandlerAdapter
+        implements BackendConnection.Listener, io.tiproxy.balance.RedirectableConn {
     private static final Logger log = LoggerFactory.getLogger(ClientConnection.class);
 
     /** Largest packet a client may send before it is authenticated. */
@@ -39,22 +47,31 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
     /** Connection phases; transitions: HANDSHAKE -> COMMAND -> CLOSED, HANDSHAKE -> CLOSED. */
     enum Phase { HANDSHAKE, COMMAND, CLOSED }
 
-    private final SessionContext context;
+    final SessionContext context;
     private final PacketDecoder decoder;
     private Channel channel;
     private long connectionId;
     private Phase phase = Phase.HANDSHAKE;
     private ClientHandshake handshake;
-    private BackendConnection backend;
-    private CommandTracker tracker;
+    BackendConnection backend;
+    CommandTracker tracker;
+    TrackedState state;
+    final io.tiproxy.proxy.backend.StatementIdMap statementIds = new io.tiproxy.proxy.backend.StatementIdMap();
+    AuthExchange auth;
+    long backendCaps;
+    long clientCaps;
+    int charset;
+    byte[] connectAttrs;
+    private boolean rewriteOk;
     private ScheduledFuture<?> handshakeTimer;
-    /** The previous client frame had a full 16 MiB payload: the next one continues it. */
     private boolean clientFrameContinues;
-    /** Sequence id of the last packet the backend sent in the current command. */
     private int lastServerSeq;
     private boolean registered;
-    /** An ERR packet is being written; its write listener closes the channel. */
     private boolean errPending;
+    /** Client packets that arrived while the session was being moved; replayed in order afterwards. */
+    private final ArrayDeque<ByteBuf> held = new ArrayDeque<>();
+    private SessionMigrator migrator;
+    private ChangeUserRewriter.ChangeUser changeUser;
 
     public ClientConnection(SessionContext context, PacketDecoder decoder) {
         this.context = context;
@@ -87,19 +104,47 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
     }
 
     /** Called by the handshake once the backend has accepted the client. */
-    void enterCommandPhase(BackendConnection authenticated, boolean deprecateEof) {
+    void enterCommandPhase(BackendConnection authenticated) {
         phase = Phase.COMMAND;
         handshakeTimer.cancel(false);
-        backend = authenticated;
-        tracker = new CommandTracker(deprecateEof);
-        backend.setListener(this);
-        backend.setInspector(this::inspectServerPacket);
+        var response = handshake.clientResponse();
+        clientCaps = handshake.clientCapabilities();
+        backendCaps = handshake.backendCapabilities();
+        charset = response.charset();
+        connectAttrs = response.connectAttrs();
+        auth = handshake.authExchange();
+        state = new TrackedState(response.database());
+        rewriteOk = Capabilities.has(backendCaps, Capabilities.CLIENT_SESSION_TRACK)
+                && !Capabilities.has(clientCaps, Capabilities.CLIENT_SESSION_TRACK);
+        tracker = newTracker();
         decoder.setMaxPayload(Wire.MAX_PAYLOAD);
         decoder.setSingleDecode(false);
-        context.selector().sessionAttached(backend.address());
-        log.debug("{}: authenticated", this);
+        migrator = new SessionMigrator(this);
+        attachBackend(authenticated);
+        enableSessionTracking();
+        log.debug("{}: authenticated as {}", this, auth.user());
         backend.read();
         channel.read();
+    }
+
+    CommandTracker newTracker() {
+        CommandTracker t = new CommandTracker(Capabilities.has(backendCaps, Capabilities.CLIENT_DEPRECATE_EOF));
+        t.setSessionStateListener((buf, p, len) -> SessionTrackParser.parse(buf, p, len, state));
+        return t;
+    }
+
+    void attachBackend(BackendConnection b) {
+        backend = b;
+        b.setListener(this);
+        b.setInspector(this::inspectServerPacket);
+        context.selector().sessionAttached(b.address());
+    }
+
+    /** Asks the backend to report session-state changes; the proxy's own command, pipelined, answer dropped. */
+    void enableSessionTracking() {
+        if (Capabilities.has(backendCaps, Capabilities.CLIENT_SESSION_TRACK)) {
+            InternalCommands.send(this, Command.COM_QUERY, SessionMigrator.TRACKING_SQL, null);
+        }
     }
 
     @Override
@@ -149,6 +194,12 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
         if (handshake != null) {
             handshake.abort();
         }
+        if (migrator != null) {
+            migrator.abort();
+        }
+        while (!held.isEmpty()) {
+            held.poll().release();
+        }
         if (backend != null) {
             backend.close();
             if (wasCommand) {
@@ -165,6 +216,10 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
         log.debug("{}: closed ({})", this, source);
     }
 
+    boolean isClosed() {
+        return phase == Phase.CLOSED;
+    }
+
     // ---- client -> backend -------------------------------------------------------------------
 
     @Override
@@ -172,7 +227,13 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
         ByteBuf packet = (ByteBuf) msg;
         switch (phase) {
             case HANDSHAKE -> handshake.onClientPacket(packet);
-            case COMMAND -> onClientCommandPacket(packet);
+            case COMMAND -> {
+                if (migrator.isMoving()) {
+                    held.add(packet);
+                } else {
+                    onClientCommandPacket(packet);
+                }
+            }
             case CLOSED -> packet.release();
         }
     }
@@ -190,6 +251,9 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
                 packet.release();
                 failAndClose(seq + 1, MySqlError.outOfOrder(0, seq), ErrorSource.CLIENT_PROTOCOL);
                 return;
+            }
+            if (changeUser != null && changeUser.response() == null) {
+                changeUser = changeUser.withResponse(Wire.readBytes(Packets.payload(packet).duplicate(), Packets.payloadLength(packet)));
             }
             tracker.onClientData(packet);
             backend.write(packet);
@@ -209,14 +273,50 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
                 close(ErrorSource.CLIENT_QUIT, null);
             }
             case COM_CHANGE_USER -> {
-                ByteBuf rewritten = ChangeUserRewriter.rewrite(packet, handshake.clientCapabilities(), channel.alloc());
+                changeUser = ChangeUserRewriter.parse(packet, clientCaps);
+                ByteBuf rewritten = ChangeUserRewriter.rewrite(packet, clientCaps, channel.alloc());
                 packet.release();
                 tracker.onCommand(command, rewritten);
                 backend.write(rewritten);
             }
+            case COM_QUERY -> onQuery(packet);
+            case COM_STMT_EXECUTE, COM_STMT_FETCH, COM_STMT_CLOSE, COM_STMT_RESET, COM_STMT_SEND_LONG_DATA -> {
+                long clientId = PreparedStatements.clientId(packet, tracker);
+                tracker.onCommand(command, packet);
+                backend.write(PreparedStatements.toBackend(this, command, packet, clientId));
+                if (command == Command.COM_STMT_CLOSE) {
+                    statementIds.forget(clientId);
+                }
+            }
+            case COM_RESET_CONNECTION -> {
+                tracker.onCommand(command, packet);
+                backend.write(packet);
+                state.reset(null, true);
+                statementIds.clear();
+                enableSessionTracking();
+            }
             default -> {
                 tracker.onCommand(command, packet);
                 backend.write(packet);
+            }
+        }
+    }
+
+    private void onQuery(ByteBuf packet) {
+        int from = packet.readerIndex() + Wire.HEADER_SIZE + 1;
+        int len = Packets.payloadLength(packet) - 1;
+        SqlClassifier.Effects effects = SqlClassifier.Effects.NONE;
+        if (len > 0 && SqlClassifier.mayMatter(packet, from, len)) {
+            byte[] sql = new byte[len];
+            packet.getBytes(from, sql);
+            effects = SqlClassifier.classify(sql);
+        }
+        tracker.onCommand(Command.COM_QUERY, packet);
+        backend.write(packet);
+        if (!effects.isEmpty()) {
+            state.apply(effects);
+            if (!effects.loadDataLocal() && !state.staleUserVariables().isEmpty()) {
+                migrator.refreshUserVariables();
             }
         }
     }
@@ -226,7 +326,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
         if (phase == Phase.COMMAND) {
             backend.flush();
             channel.flush();
-            if (backend.isWritable()) {
+            if (!migrator.isMoving() && backend.isWritable()) {
                 channel.read();
             }
         } else if (phase == Phase.HANDSHAKE) {
@@ -236,21 +336,73 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
 
     @Override
     public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-        if (phase == Phase.COMMAND && channel.isWritable()) {
+        if (phase == Phase.COMMAND && channel.isWritable() && !migrator.isMoving()) {
+            backend.read();
+        }
+    }
+
+    /** After a migration: replay what the client sent meanwhile, then read again. */
+    void resumeClient() {
+        while (!held.isEmpty() && !migrator.isMoving() && phase == Phase.COMMAND) {
+            onClientCommandPacket(held.poll());
+        }
+        if (phase == Phase.COMMAND && !migrator.isMoving()) {
+            backend.flush();
+            channel.flush();
+            channel.read();
             backend.read();
         }
     }
 
     // ---- backend -> client -------------------------------------------------------------------
 
-    private void inspectServerPacket(ByteBuf buf, int start) {
+    private ByteBuf inspectServerPacket(ByteBuf buf, int start) {
         lastServerSeq = buf.getUnsignedByte(start + 3);
-        tracker.onServerPacket(buf, start);
+        Command head = tracker.headCommand();
+        boolean internal = tracker.headIsInternal();
+        if (!internal && head == Command.COM_STMT_PREPARE && tracker.expectsPrepareOk()) {
+            PreparedStatements.prepareOkToClient(this, buf, start);
+        }
+        if (!internal && head == Command.COM_CHANGE_USER) {
+            onChangeUserPacket(buf, start);
+        }
+        if (tracker.onServerPacket(buf, start)) {
+            return PacketDecoder.DROP;
+        }
+        if (state.trackingLost() && tracker.isIdle()) {
+            state.takeTrackingLost();
+            migrator.resyncTracking();
+        }
+        if (rewriteOk && tracker.lastPacketWasOk()) {
+            return OkRewriter.toPlain(channel.alloc(), buf, start);
+        }
+        return null;
+    }
+
+    private void onChangeUserPacket(ByteBuf buf, int start) {
+        int first = Wire.payloadLength(buf, start) == 0 ? -1 : buf.getUnsignedByte(start + Wire.HEADER_SIZE);
+        if (changeUser == null) {
+            return;
+        }
+        if (first == Packets.AUTH_SWITCH_HEADER) {
+            var sw = io.tiproxy.protocol.AuthSwitchRequest.read(
+                    buf.slice(start + Wire.HEADER_SIZE, Wire.payloadLength(buf, start)).duplicate());
+            changeUser = changeUser.withSwitch(sw.plugin(), sw.salt());
+        } else if (first == Packets.OK_HEADER) {
+            auth = new AuthExchange(changeUser.user(), changeUser.plugin(), changeUser.salt(), changeUser.response());
+            state.reset(changeUser.database(), false);
+            statementIds.clear();
+            migrator.forgetCredential();
+            changeUser = null;
+            enableSessionTracking();
+        } else if (first == Packets.ERR_HEADER) {
+            changeUser = null;
+        }
     }
 
     @Override
     public void onBackendPacket(BackendConnection from, ByteBuf packet) {
-        if (phase != Phase.COMMAND) {
+        if (phase != Phase.COMMAND || from != backend) {
             packet.release();
             return;
         }
@@ -259,18 +411,19 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
 
     @Override
     public void onBackendReadComplete(BackendConnection from) {
-        if (phase != Phase.COMMAND) {
+        if (phase != Phase.COMMAND || from != backend) {
             return;
         }
         channel.flush();
         if (channel.isWritable()) {
             backend.read();
         }
+        migrator.onIdleCheck();
     }
 
     @Override
     public void onBackendWritabilityChanged(BackendConnection from) {
-        if (phase == Phase.COMMAND && backend.isWritable()) {
+        if (phase == Phase.COMMAND && from == backend && backend.isWritable() && !migrator.isMoving()) {
             channel.read();
         }
     }
@@ -285,14 +438,21 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
         } else {
             log.info("{}: backend connection lost{}", this, cause == null ? "" : ": " + cause);
         }
-        if (!tracker.isIdle()) {
-            failAndClose(lastServerSeq + 1, MySqlError.backendLost(backend.address()), ErrorSource.BACKEND_NETWORK);
-        } else {
-            close(ErrorSource.BACKEND_NETWORK, cause);
-        }
+        boolean clientWaiting = !tracker.isIdle() && !tracker.headIsInternal();
+        migrator.onBackendLost(clientWaiting, lastServerSeq);
     }
 
-    // ---- accessors for the handshake and the API ----------------------------------------------
+    /** Tells a client whose command was cut off by a dead backend what happened. */
+    void sendLostConnectionError(int sequenceId, boolean inTransaction) {
+        String detail = backend.address() + (inTransaction ? "; the transaction was rolled back" : "");
+        channel.writeAndFlush(Packets.err(channel.alloc(), sequenceId, MySqlError.backendLost(detail)));
+    }
+
+    // ---- accessors ---------------------------------------------------------------------------
+
+    java.util.Set<Long> typesNeeded() {
+        return migrator.typesNeeded();
+    }
 
     Channel channel() {
         return channel;
@@ -323,7 +483,45 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
     }
 
     public String user() {
-        return handshake == null ? null : handshake.user();
+        return auth != null ? auth.user() : handshake == null ? null : handshake.user();
+    }
+
+    /** Asks the session to move to {@code target} (null: any other healthy backend); safe from any thread. */
+    public void redirect(String target, String reason) {
+        if (channel == null) {
+            return;
+        }
+        channel.eventLoop().execute(() -> {
+            if (phase == Phase.COMMAND) {
+                migrator.request(target, reason);
+            }
+        });
+    }
+
+    /** Why this session cannot move now, or null; read on the session's loop for an exact answer. */
+    public String notMigratableReason() {
+        if (phase != Phase.COMMAND) {
+            return "not logged in yet";
+        }
+        String r = tracker.notSafeReason();
+        if (r == null) {
+            r = state.pinnedReason();
+        }
+        if (r == null) {
+            r = migrator.credentialProblem();
+        }
+        return r;
+    }
+
+    /** {@link #notMigratableReason()} computed on the session's loop; safe from any thread. */
+    public java.util.concurrent.CompletableFuture<String> notMigratableReasonAsync() {
+        java.util.concurrent.CompletableFuture<String> f = new java.util.concurrent.CompletableFuture<>();
+        if (channel == null) {
+            f.complete("not connected");
+            return f;
+        }
+        channel.eventLoop().execute(() -> f.complete(notMigratableReason()));
+        return f;
     }
 
     /** Closes this session from outside (kill, shutdown); safe from any thread. */

@@ -56,6 +56,7 @@ final class ClientHandshake implements BackendConnection.Listener {
     private int clientSeq;
     private boolean greeted;
     private int backendSeq;
+    private long backendCaps;
     private String lastConnectError = "no backend configured";
     /** What the backend asked for and what the client answered, kept for re-authentication on migration. */
     private String authPlugin;
@@ -98,16 +99,14 @@ final class ClientHandshake implements BackendConnection.Listener {
         return clientResponse;
     }
 
-    String authPlugin() {
-        return authPlugin;
+    /** The authentication exchange of the first login. */
+    AuthExchange authExchange() {
+        return new AuthExchange(user(), authPlugin, authSalt, authResponse);
     }
 
-    byte[] authSalt() {
-        return authSalt;
-    }
-
-    byte[] authResponse() {
-        return authResponse;
+    /** Capabilities in force between the proxy and the backend. */
+    long backendCapabilities() {
+        return backendCaps;
     }
 
     void abort() {
@@ -231,7 +230,7 @@ final class ClientHandshake implements BackendConnection.Listener {
         tried.add(addr);
         InetSocketAddress target;
         try {
-            target = BackendAddresses.parse(addr);
+            target = BackendAddress.parse(addr);
         } catch (IllegalArgumentException e) {
             lastConnectError = e.getMessage();
             connectNext();
@@ -285,16 +284,18 @@ final class ClientHandshake implements BackendConnection.Listener {
 
     private void sendBackendResponse() {
         InitialHandshake greeting = context.greetings().get(backend.address());
-        long backendCaps = greeting == null ? offeredCaps : greeting.capabilities();
-        long caps = clientCaps & backendCaps & ~Capabilities.CLIENT_SSL;
+        long serverCaps = greeting == null ? offeredCaps : greeting.capabilities();
+        long caps = clientCaps & serverCaps & ~Capabilities.CLIENT_SSL;
         caps |= Capabilities.CLIENT_PLUGIN_AUTH | Capabilities.CLIENT_SECURE_CONNECTION | Capabilities.CLIENT_PROTOCOL_41;
+        // session tracking feeds the proxy's copy of the session state, whether or not the client asked for it
+        caps |= serverCaps & Capabilities.CLIENT_SESSION_TRACK;
         if (clientResponse.database() != null && !clientResponse.database().isEmpty()) {
             caps |= Capabilities.CLIENT_CONNECT_WITH_DB;
         } else {
             caps &= ~Capabilities.CLIENT_CONNECT_WITH_DB;
         }
         SslContext tls = settings.backendTls();
-        boolean backendHasTls = Capabilities.has(backendCaps, Capabilities.CLIENT_SSL);
+        boolean backendHasTls = Capabilities.has(serverCaps, Capabilities.CLIENT_SSL);
         if (tls != null && backendHasTls) {
             caps |= Capabilities.CLIENT_SSL;
         } else if (settings.requireBackendTls()) {
@@ -302,11 +303,12 @@ final class ClientHandshake implements BackendConnection.Listener {
                     ErrorSource.BACKEND_CONNECT);
             return;
         }
+        this.backendCaps = caps & ~Capabilities.CLIENT_SSL;
         HandshakeResponse toBackend = clientResponse.forBackend(caps, new byte[0], ChangeUserRewriter.FORCE_SWITCH_PLUGIN);
         if (Capabilities.has(caps, Capabilities.CLIENT_SSL)) {
             state = State.BACKEND_TLS;
             backend.writeAndFlush(toBackend.writeSslRequest(conn.channel().alloc(), ++backendSeq));
-            InetSocketAddress addr = BackendAddresses.parse(backend.address());
+            InetSocketAddress addr = BackendAddress.parse(backend.address());
             Future<?> done = backend.startTls(tls, addr.getHostString(), addr.getPort());
             done.addListener(f -> {
                 if (state == State.ABORTED) {
@@ -368,8 +370,7 @@ final class ClientHandshake implements BackendConnection.Listener {
         if (first == Packets.OK_HEADER) {
             state = State.DONE;
             conn.channel().writeAndFlush(toClient);
-            boolean deprecateEof = Capabilities.has(clientCaps, Capabilities.CLIENT_DEPRECATE_EOF);
-            conn.enterCommandPhase(backend, deprecateEof);
+            conn.enterCommandPhase(backend);
         } else if (first == Packets.ERR_HEADER) {
             log.info("{}: backend {} refused user '{}': {}", conn, backend.address(), user(), Packets.errorMessage(packet));
             conn.channel().writeAndFlush(toClient).addListener(io.netty.channel.ChannelFutureListener.CLOSE);

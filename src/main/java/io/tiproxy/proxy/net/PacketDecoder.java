@@ -23,11 +23,18 @@ import java.util.List;
  */
 public final class PacketDecoder extends ByteToMessageDecoder {
 
-    /** Sees the first physical frame of each logical packet; the buffer must not be modified or retained. */
+    /**
+     * Sees the first physical frame of each logical packet and decides what is forwarded: the packet
+     * as it is ({@code null}), nothing ({@link #DROP}), or a replacement packet the decoder emits in its
+     * place. It may change bytes inside the packet but must not retain {@code buf}.
+     */
     public interface Inspector {
         /** @param start index of the packet header in {@code buf} */
-        void inspect(ByteBuf buf, int start);
+        ByteBuf inspect(ByteBuf buf, int start);
     }
+
+    /** Inspector answer: leave this packet out of the forwarded stream. */
+    public static final ByteBuf DROP = io.netty.buffer.Unpooled.unreleasableBuffer(io.netty.buffer.Unpooled.EMPTY_BUFFER);
 
     private int maxPayload;
     private Inspector inspector;
@@ -68,22 +75,34 @@ public final class PacketDecoder extends ByteToMessageDecoder {
     }
 
     private void decodeRun(ByteBuf in, List<Object> out) {
-        int start = in.readerIndex();
         int end = in.writerIndex();
-        int pos = start;
+        int runStart = in.readerIndex();
+        int pos = runStart;
         while (end - pos >= Wire.HEADER_SIZE) {
             int len = checkedLength(in, pos);
             if (end - pos - Wire.HEADER_SIZE < len) {
                 break;
             }
-            if (!continuation) {
-                inspector.inspect(in, pos);
-            }
+            ByteBuf action = continuation ? null : inspector.inspect(in, pos);
             continuation = len == Wire.MAX_PAYLOAD;
-            pos += Wire.HEADER_SIZE + len;
+            int next = pos + Wire.HEADER_SIZE + len;
+            if (action != null) {
+                if (pos > runStart) {
+                    out.add(in.readRetainedSlice(pos - runStart));
+                }
+                in.skipBytes(next - pos);
+                if (action != DROP) {
+                    out.add(action);
+                }
+                runStart = next;
+            }
+            pos = next;
+            if (inspector == null) {
+                break; // the inspector switched the decoder to per-packet mode
+            }
         }
-        if (pos > start) {
-            out.add(in.readRetainedSlice(pos - start));
+        if (pos > runStart) {
+            out.add(in.readRetainedSlice(pos - runStart));
         }
     }
 

@@ -3,10 +3,10 @@ package io.tiproxy.proxy.client;
 import java.net.InetSocketAddress;
 
 /** Parses backend keys ("host:port", "[v6]:port") into socket addresses. */
-final class BackendAddresses {
-    private BackendAddresses() {}
+public final class BackendAddress {
+    private BackendAddress() {}
 
-    static InetSocketAddress parse(String addr) {
+    public static InetSocketAddress parse(String addr) {
         int colon = addr.lastIndexOf(':');
         if (colon <= 0 || colon == addr.length() - 1) {
             throw new IllegalArgumentException("backend address '" + addr + "' is not host:port");

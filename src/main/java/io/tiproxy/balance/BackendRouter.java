@@ -1,0 +1,102 @@
+package io.tiproxy.balance;
+
+import io.tiproxy.balance.observer.BackendInfo;
+import io.tiproxy.balance.observer.BackendState;
+
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+
+/**
+ * Routes new sessions to healthy backends and moves sessions off backends that stop being healthy
+ * (drained, unhealthy, removed). A sweep re-asks stragglers every second: a session that was inside a
+ * transaction, or whose migration failed, moves as soon as it can.
+ */
+public final class BackendRouter implements BackendSelector, AutoCloseable {
+    private final LeastSessionsSelector selector;
+    private final Supplier<? extends Collection<? extends RedirectableConn>> sessions;
+    private volatile Map<String, BackendInfo> backends = Map.of();
+    private volatile List<String> candidates = List.of();
+    private final ScheduledExecutorService sweeper;
+
+    public BackendRouter(Supplier<? extends Collection<? extends RedirectableConn>> sessions,
+                         ScheduledExecutorService sweeper) {
+        this.sessions = sessions;
+        this.selector = new LeastSessionsSelector(() -> candidates);
+        this.sweeper = sweeper;
+        sweeper.scheduleWithFixedDelay(this::sweep, 1, 1, TimeUnit.SECONDS);
+    }
+
+    /** A new view of the backends (from the observer); sessions on backends that left HEALTHY are moved. */
+    public void update(Map<String, BackendInfo> snapshot) {
+        backends = Map.copyOf(snapshot);
+        candidates = snapshot.values().stream().filter(b -> b.state().acceptsNewSessions())
+                .map(BackendInfo::address).sorted().toList();
+        sweep();
+    }
+
+    /** Backends that take new sessions now. */
+    public List<String> healthyBackends() {
+        return candidates;
+    }
+
+    public Map<String, BackendInfo> backends() {
+        return backends;
+    }
+
+    /** Asks every session not on a healthy backend to move. */
+    public void sweep() {
+        Map<String, BackendInfo> view = backends;
+        for (RedirectableConn c : sessions.get()) {
+            String b = c.backendAddress();
+            if (b == null) {
+                continue;
+            }
+            BackendInfo info = view.get(b);
+            BackendState state = info == null ? BackendState.REMOVED : info.state();
+            if (!state.acceptsNewSessions() && !candidates.isEmpty()) {
+                c.redirect(null, state.name().toLowerCase());
+            }
+        }
+    }
+
+    /** Asks every session to move once (operators, tests); returns how many were asked. */
+    public int redirectAll(String reason) {
+        int n = 0;
+        for (RedirectableConn c : sessions.get()) {
+            if (c.backendAddress() != null) {
+                c.redirect(null, reason);
+                n++;
+            }
+        }
+        return n;
+    }
+
+    public int sessionCount(String backend) {
+        return selector.sessionCount(backend);
+    }
+
+    @Override
+    public String select(Set<String> exclude) {
+        return selector.select(exclude);
+    }
+
+    @Override
+    public void sessionAttached(String backend) {
+        selector.sessionAttached(backend);
+    }
+
+    @Override
+    public void sessionDetached(String backend) {
+        selector.sessionDetached(backend);
+    }
+
+    @Override
+    public void close() {
+        sweeper.shutdownNow();
+    }
+}
