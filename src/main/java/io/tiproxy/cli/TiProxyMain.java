@@ -3,6 +3,7 @@ package io.tiproxy.cli;
 import io.tiproxy.manager.config.ConfigException;
 import io.tiproxy.manager.config.ConfigLoader;
 import io.tiproxy.manager.config.TiProxyConfig;
+import io.tiproxy.manager.logging.LoggingConfigurator;
 import io.tiproxy.server.TiProxyServer;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -33,6 +34,7 @@ public final class TiProxyMain implements Callable<Integer> {
             System.err.println("tiproxy: " + e.getMessage());
             return 2;
         }
+        LoggingConfigurator.forSlf4j().apply(cfg.log());
         TiProxyServer server = new TiProxyServer(cfg);
         try {
             server.start();
