@@ -8,6 +8,7 @@ import io.tiproxy.manager.tls.TlsContexts;
 import io.tiproxy.protocol.MySqlError;
 import io.tiproxy.proxy.ConnectionRegistry;
 import io.tiproxy.proxy.ErrorSource;
+import io.tiproxy.proxy.MigrationStats;
 import io.tiproxy.proxy.ProxySettings;
 import io.tiproxy.proxy.SessionEvents;
 import io.tiproxy.proxy.SqlListener;
@@ -47,6 +48,7 @@ public final class TiProxyServer implements AutoCloseable {
     private final StaticTopology topology;
     private final SqlListener sqlListener;
     private final HttpApiServer apiServer;
+    private final MigrationStats migrations = new MigrationStats(SessionEvents.NONE);
     private volatile boolean shuttingDown;
 
     public TiProxyServer(TiProxyConfig config) throws SSLException {
@@ -65,7 +67,7 @@ public final class TiProxyServer implements AutoCloseable {
                 config.backend().servicePassword(), router::healthyBackends, BackendAddress::parse,
                 settings::backendTls);
         SessionContext context = new SessionContext(registry, router, transport, new GreetingCache(), accounts,
-                SessionEvents.NONE, () -> settings);
+                migrations, () -> settings);
         HostPort addr = config.proxy().addr();
         this.sqlListener = new SqlListener(new InetSocketAddress(addr.host(), addr.port()), context, bossGroup, workerGroup);
         List<ApiRoute> routes = new ArrayList<>();
@@ -114,6 +116,11 @@ public final class TiProxyServer implements AutoCloseable {
 
     public ConnectionRegistry<ClientConnection> registry() {
         return registry;
+    }
+
+    /** Successful session migrations since start. */
+    public int migrationsSucceeded() {
+        return (int) migrations.succeeded();
     }
 
     public BackendRouter router() {

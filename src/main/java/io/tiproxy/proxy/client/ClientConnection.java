@@ -72,6 +72,8 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter
     private final ArrayDeque<ByteBuf> held = new ArrayDeque<>();
     private SessionMigrator migrator;
     private ChangeUserRewriter.ChangeUser changeUser;
+    /** Told to the client at its next command: its backend died while a transaction was open. */
+    private io.tiproxy.protocol.MySqlError deferredError;
 
     public ClientConnection(SessionContext context, PacketDecoder decoder) {
         this.context = context;
@@ -259,8 +261,15 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter
             backend.write(packet);
             return;
         }
+        lastServerSeq = 0;
         int code = Wire.firstPayloadByte(packet);
         Command command = Command.of(code);
+        if (deferredError != null && command != Command.COM_QUIT) {
+            packet.release();
+            channel.write(Packets.err(channel.alloc(), 1, deferredError));
+            deferredError = null;
+            return;
+        }
         if (command == null || command.shape() == Command.ResponseShape.UNSUPPORTED) {
             packet.release();
             String name = command == null ? "0x" + Integer.toHexString(code) : command.name();
@@ -446,6 +455,11 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter
     void sendLostConnectionError(int sequenceId, boolean inTransaction) {
         String detail = backend.address() + (inTransaction ? "; the transaction was rolled back" : "");
         channel.writeAndFlush(Packets.err(channel.alloc(), sequenceId, MySqlError.backendLost(detail)));
+    }
+
+    /** The backend died between the statements of a transaction: the client's next command fails. */
+    void deferLostTransactionError() {
+        deferredError = MySqlError.backendLost(backend.address() + "; the open transaction was rolled back");
     }
 
     // ---- accessors ---------------------------------------------------------------------------

@@ -411,6 +411,8 @@ final class SessionMigrator {
         conn.context.selector().sessionDetached(conn.backend.address());
         if (clientWaiting) {
             conn.sendLostConnectionError(lastServerSeq + 1, inTransaction);
+        } else if (inTransaction) {
+            conn.deferLostTransactionError();
         }
         conn.tracker.abandonInFlight();
         String why = conn.state.pinnedReason();
