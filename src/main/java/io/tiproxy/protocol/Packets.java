@@ -22,7 +22,12 @@ public final class Packets {
         ByteBuf buf = alloc.buffer();
         buf.writeMediumLE(0);
         buf.writeByte(sequenceId);
-        payloadWriter.accept(buf);
+        try {
+            payloadWriter.accept(buf);
+        } catch (RuntimeException e) {
+            buf.release();
+            throw e;
+        }
         int payload = buf.readableBytes() - Wire.HEADER_SIZE;
         if (payload >= Wire.MAX_PAYLOAD) {
             buf.release();

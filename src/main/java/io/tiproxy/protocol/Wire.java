@@ -82,11 +82,12 @@ public final class Wire {
     }
 
     public static byte[] readBytesLenenc(ByteBuf b) {
-        long n = readIntLenenc(b);
-        if (n < 0) {
+        if (b.isReadable() && b.getUnsignedByte(b.readerIndex()) == 0xfb) {
+            b.skipBytes(1);
             return null;
         }
-        if (n > b.readableBytes()) {
+        long n = readIntLenenc(b);
+        if (n < 0 || n > b.readableBytes()) {
             throw new MalformedPacketException("string<lenenc> of " + n + " bytes exceeds packet");
         }
         return readBytes(b, (int) n);

@@ -28,6 +28,8 @@ public final class CommandTracker {
 
     /** MariaDB: a statement id of 0xFFFFFFFF in COM_STMT_EXECUTE means "the statement prepared last". */
     static final long LAST_PREPARED_ID = 0xFFFFFFFFL;
+    /** A command naming the statement of a prepare still in flight. */
+    private static final long UNRESOLVED = -2;
     private static final int CURSOR_TYPE_READ_ONLY = 0x01;
 
     /** Where the response to the oldest unanswered command stands. */
@@ -74,10 +76,13 @@ public final class CommandTracker {
     /** One command whose response has not ended yet. */
     private static final class InFlight {
         final Command command;
-        final long statementId;
+        /** Client statement id; {@link #UNRESOLVED} until the prepare it refers to (MariaDB's -1) completes. */
+        long statementId;
         final boolean cursorRequested;
         final byte[] prepareSql;
         ResponseListener listener;
+        /** An EXECUTE naming a prepare in flight: its payload, to read parameter types once that completes. */
+        byte[] unresolvedExecute;
         Phase phase;
         long remaining;
         long preparedId;
@@ -143,12 +148,23 @@ public final class CommandTracker {
                 boolean cursor = payload >= 6 && (packet.getUnsignedByte(p + 5) & CURSOR_TYPE_READ_ONLY) != 0;
                 pendingLongData.remove(id);
                 openCursors.remove(id);
-                rememberParameterTypes(id, packet, p, payload);
-                inFlight.add(new InFlight(command, id, cursor, null, Phase.RESULT_START));
+                InFlight execute = new InFlight(command, id, cursor, null, Phase.RESULT_START);
+                if (id == UNRESOLVED) {
+                    execute.unresolvedExecute = new byte[Math.min(payload, 64 * 1024)];
+                    packet.getBytes(p, execute.unresolvedExecute);
+                } else {
+                    rememberParameterTypes(id, packet, p, payload);
+                }
+                inFlight.add(execute);
             }
             case COM_STMT_FETCH -> inFlight.add(new InFlight(command, resolve(statementId(packet, payload)),
                     false, null, Phase.FETCH_ROWS));
-            case COM_STMT_SEND_LONG_DATA -> pendingLongData.add(resolve(statementId(packet, payload)));
+            case COM_STMT_SEND_LONG_DATA -> {
+                long id = resolve(statementId(packet, payload));
+                if (id != UNRESOLVED) {
+                    pendingLongData.add(id);
+                }
+            }
             case COM_STMT_CLOSE -> forget(resolve(statementId(packet, payload)));
             case COM_STMT_RESET -> inFlight.add(new InFlight(command, resolve(statementId(packet, payload)),
                     false, null, Phase.SINGLE));
@@ -286,6 +302,9 @@ public final class CommandTracker {
                 }
             }
             case COLUMN_DEFS_EOF -> {
+                if (first != Packets.EOF_HEADER || len >= 9) {
+                    throw new MalformedPacketException("expected EOF after column definitions");
+                }
                 int status = eofStatus(buf, p, len);
                 serverStatus = status;
                 if (head.cursorRequested && ServerStatus.has(status, ServerStatus.SERVER_STATUS_CURSOR_EXISTS)) {
@@ -348,13 +367,18 @@ public final class CommandTracker {
                     resetSessionObjects();
                     finish(okStatus(buf, p, len));
                 } else if (first == Packets.ERR_HEADER) {
-                    finish(-1);
+                    // MariaDB has already reset the session when it refuses the new user
+                    resetSessionObjects();
+                    finish(serverStatus & ~(ServerStatus.SERVER_STATUS_IN_TRANS | ServerStatus.SERVER_STATUS_IN_TRANS_READONLY));
                 }
             }
         }
     }
 
     private void resultStart(InFlight head, ByteBuf buf, int p, int len, int first) {
+        if (len == 0) {
+            throw new MalformedPacketException("empty packet where a result should start");
+        }
         switch (first) {
             case Packets.OK_HEADER -> resultEnd(head, okStatus(buf, p, len));
             case Packets.ERR_HEADER -> finish(-1);
@@ -410,8 +434,8 @@ public final class CommandTracker {
                 resultEnd(head, status);
                 return;
             }
-        } else if (first == Packets.EOF_HEADER && len < 9) {
-            status = eofStatus(buf, p, len);
+        } else if (isEnd(len, first)) {
+            status = endStatus(buf, p, len);
         }
         finish(status);
     }
@@ -451,6 +475,22 @@ public final class CommandTracker {
         statements.put(head.preparedId, new PreparedStatement(head.preparedId, head.prepareSql,
                 head.preparedParams, head.preparedColumns));
         lastPreparedId = head.preparedId;
+        // commands pipelined behind this prepare that named "the last prepared statement"
+        boolean after = false;
+        for (InFlight f : inFlight) {
+            if (f == head) {
+                after = true;
+            } else if (after && f.command == Command.COM_STMT_PREPARE) {
+                break;
+            } else if (after && f.statementId == UNRESOLVED) {
+                f.statementId = head.preparedId;
+                if (f.unresolvedExecute != null) {
+                    ByteBuf copy = io.netty.buffer.Unpooled.wrappedBuffer(f.unresolvedExecute);
+                    rememberParameterTypes(head.preparedId, copy, 0, f.unresolvedExecute.length);
+                    f.unresolvedExecute = null;
+                }
+            }
+        }
         finish(-1);
     }
 
@@ -477,7 +517,10 @@ public final class CommandTracker {
     }
 
     private long resolve(long id) {
-        return id == LAST_PREPARED_ID ? lastPreparedId : id;
+        if (id != LAST_PREPARED_ID) {
+            return id;
+        }
+        return prepareInFlight() ? UNRESOLVED : lastPreparedId;
     }
 
     private static long statementId(ByteBuf packet, int payload) {
@@ -500,7 +543,7 @@ public final class CommandTracker {
 
     private static int eofStatus(ByteBuf buf, int p, int len) {
         if (len < 5) {
-            return -1;
+            throw new MalformedPacketException("EOF packet of " + len + " bytes has no status flags");
         }
         return buf.getUnsignedShortLE(p + 3);
     }
@@ -539,6 +582,9 @@ public final class CommandTracker {
     }
 
     private static long lenenc(ByteBuf buf, int p, int len) {
+        if (len < 1) {
+            throw new MalformedPacketException("missing column count");
+        }
         int b = buf.getUnsignedByte(p);
         if (b < 0xfb) {
             return b;

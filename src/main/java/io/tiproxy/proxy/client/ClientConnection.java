@@ -405,6 +405,12 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter
             changeUser = null;
             enableSessionTracking();
         } else if (first == Packets.ERR_HEADER) {
+            // MariaDB resets the session before refusing the new user; which account it runs as is unclear,
+            // so the session keeps working where it is but is never replayed elsewhere
+            state.reset(null, true);
+            statementIds.clear();
+            auth = new AuthExchange(auth.user(), "none (COM_CHANGE_USER failed)", null, null);
+            migrator.forgetCredential();
             changeUser = null;
         }
     }
