@@ -35,6 +35,10 @@ final class ConfigValidator {
         if (proxy.maxConnections() < 0) {
             problem("proxy.max-connections", "must be 0 (no limit) or more, got " + proxy.maxConnections());
         }
+        if (proxy.proxyProtocol() != ProxyProtocol.NONE) {
+            // refuse rather than silently ignore: a PROXY header would be read as a handshake and fail every login
+            problem("proxy.proxy-protocol", "PROXY protocol is not supported yet; leave it \"\"");
+        }
         if (proxy.requireBackendTls() && !sqlTls.enabledAsClient()) {
             problem("proxy.require-backend-tls",
                     "is true but security.sql-tls is not enabled (set its ca, or skip-ca: true)");

@@ -79,7 +79,6 @@ class ConfigLoaderTest {
                 "  max-connections: 100",
                 "  graceful-wait-before-shutdown: 5",
                 "  fail-backend-list: [\"127.0.0.1:13307\"]",
-                "  proxy-protocol: v2",
                 "  server-version: 8.0.11-proxy",
                 "backend: { service-user: svc, service-password: 123456 }",
                 "security:",
@@ -91,7 +90,7 @@ class ConfigLoaderTest {
         assertThat(config.proxy().maxConnections()).isEqualTo(100);
         assertThat(config.proxy().gracefulWaitBeforeShutdown()).isEqualTo(Duration.ofSeconds(5));
         assertThat(config.proxy().failBackendList()).containsExactly(new HostPort("127.0.0.1", 13307));
-        assertThat(config.proxy().proxyProtocol()).isEqualTo(ProxyProtocol.V2);
+        assertThat(config.proxy().proxyProtocol()).isEqualTo(ProxyProtocol.NONE);
         assertThat(config.proxy().serverVersion()).isEqualTo("8.0.11-proxy");
         assertThat(config.backend()).isEqualTo(new BackendConfig("svc", "123456"));
         assertThat(config.security().sqlTls().enabledAsClient()).isTrue();
@@ -99,6 +98,13 @@ class ConfigLoaderTest {
         assertThat(config.log().level()).isEqualTo(LogLevel.DEBUG);
         assertThat(config.log().encoder()).isEqualTo(LogEncoder.JSON);
         assertThat(config.log().logFile()).isEqualTo(new LogFileConfig("/tmp/x.log", 10, 3, 3));
+    }
+
+    @Test
+    void proxyProtocolIsRefusedUntilSupported() {
+        assertThatThrownBy(() -> parse("proxy:", "  proxy-protocol: v2"))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("proxy.proxy-protocol: PROXY protocol is not supported yet");
     }
 
     @Test
