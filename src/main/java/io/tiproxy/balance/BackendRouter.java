@@ -22,10 +22,18 @@ public final class BackendRouter implements BackendSelector, AutoCloseable {
     private volatile Map<String, BackendInfo> backends = Map.of();
     private volatile List<String> candidates = List.of();
     private final ScheduledExecutorService sweeper;
+    private final java.util.function.Supplier<java.time.Duration> drainTimeout;
+    /** When each session was first asked to leave its backend (connection id -> nanoTime). */
+    private final Map<Long, Long> askedSince = new java.util.concurrent.ConcurrentHashMap<>();
 
+    /**
+     * @param drainTimeout how long a session may stay on a backend that left HEALTHY before it is closed
+     *                     with an error (it could not reach a safe point or cannot be moved)
+     */
     public BackendRouter(Supplier<? extends Collection<? extends RedirectableConn>> sessions,
-                         ScheduledExecutorService sweeper) {
+                         ScheduledExecutorService sweeper, Supplier<java.time.Duration> drainTimeout) {
         this.sessions = sessions;
+        this.drainTimeout = drainTimeout;
         this.selector = new LeastSessionsSelector(() -> candidates);
         this.sweeper = sweeper;
         sweeper.scheduleWithFixedDelay(this::sweep, 1, 1, TimeUnit.SECONDS);
@@ -48,9 +56,15 @@ public final class BackendRouter implements BackendSelector, AutoCloseable {
         return backends;
     }
 
-    /** Asks every session not on a healthy backend to move. */
-    public void sweep() {
+    /**
+     * Asks every session not on a healthy backend to move; closes, with an error, those that are still
+     * there after the drain timeout.
+     */
+    public synchronized void sweep() {
         Map<String, BackendInfo> view = backends;
+        long now = System.nanoTime();
+        long timeout = drainTimeout.get().toNanos();
+        java.util.Set<Long> seen = new java.util.HashSet<>();
         for (RedirectableConn c : sessions.get()) {
             String b = c.backendAddress();
             if (b == null) {
@@ -58,10 +72,19 @@ public final class BackendRouter implements BackendSelector, AutoCloseable {
             }
             BackendInfo info = view.get(b);
             BackendState state = info == null ? BackendState.REMOVED : info.state();
-            if (!state.acceptsNewSessions() && !candidates.isEmpty()) {
+            if (state.acceptsNewSessions()) {
+                continue;
+            }
+            seen.add(c.connectionId());
+            long since = askedSince.computeIfAbsent(c.connectionId(), id -> now);
+            if (now - since > timeout && state != BackendState.UNHEALTHY) {
+                c.closeUnmovable(state.name().toLowerCase());
+                askedSince.remove(c.connectionId());
+            } else if (!candidates.isEmpty()) {
                 c.redirect(null, state.name().toLowerCase());
             }
         }
+        askedSince.keySet().retainAll(seen);
     }
 
     /** Asks every session to move once (operators, tests); returns how many were asked. */

@@ -9,4 +9,7 @@ public interface RedirectableConn {
 
     /** Asks the session to move (to {@code target}, or anywhere else when null) at its next safe point. */
     void redirect(String target, String reason);
+
+    /** Closes a session that could not leave a backend that is going away, telling the client why. */
+    void closeUnmovable(String backendState);
 }

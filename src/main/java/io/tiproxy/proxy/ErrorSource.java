@@ -22,6 +22,8 @@ public enum ErrorSource {
     BACKEND_PROTOCOL,
     /** The proxy refused the session: connection limit, memory guard. */
     PROXY_LIMIT,
+    /** The session's backend was drained or removed and the session could not move in time. */
+    BACKEND_DRAINED,
     /** The proxy is shutting down. */
     PROXY_SHUTDOWN,
     /** An operator or another session killed this session. */

@@ -58,7 +58,7 @@ public final class TiProxyServer implements AutoCloseable {
             Thread t = new Thread(r, "tiproxy-router");
             t.setDaemon(true);
             return t;
-        }));
+        }), () -> config.proxy().gracefulCloseConnTimeout());
         this.topology = new StaticTopology(config.proxy().backends().stream().map(HostPort::toString).toList(),
                 config.proxy().failBackendList().stream().map(HostPort::toString).toList(), router::update);
         this.bossGroup = transport.newGroup(1, "tiproxy-accept");

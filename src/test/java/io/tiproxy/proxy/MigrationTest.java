@@ -166,6 +166,26 @@ class MigrationTest {
     }
 
     @Test
+    void aPinnedSessionOnADrainedBackendIsClosedWithAClearErrorAfterTheDeadline() throws Exception {
+        try (TestProxy short_ = TestProxy.start(cluster.addresses(), "  graceful-close-conn-timeout: 2\n",
+                TestProxy.SERVICE_ACCOUNT);
+             Connection pinned = DriverManager.getConnection(short_.mariadbUrl(""), TestAccounts.APP_USER, TestAccounts.APP_PASSWORD);
+             Connection free = DriverManager.getConnection(short_.mariadbUrl(""), TestAccounts.APP_USER, TestAccounts.APP_PASSWORD)) {
+            pinned.createStatement().execute("CREATE TEMPORARY TABLE pin (x INT)");
+            long pinnedServer = serverId(pinned);
+            String addr = cluster.servers().stream().filter(s -> s.serverId() == pinnedServer).findFirst().orElseThrow().address();
+            assertThat(short_.api("POST", "/api/backends/" + addr + "/drain").status()).isEqualTo(200);
+            Thread.sleep(4000);
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> serverId(pinned))
+                    .isInstanceOf(SQLException.class)
+                    .hasMessageContaining("cannot move to another backend")
+                    .hasMessageContaining("temporary tables");
+            assertThat(serverId(free)).isNotEqualTo(pinnedServer);
+            short_.api("DELETE", "/api/backends/" + addr + "/drain");
+        }
+    }
+
+    @Test
     void mysqlConnectorCachedServerStatementsKeepWorking() throws Exception {
         String url = proxy.mysqlUrl("useServerPrepStmts=true&cachePrepStmts=true");
         try (Connection c = DriverManager.getConnection(url, TestAccounts.APP_USER, TestAccounts.APP_PASSWORD)) {

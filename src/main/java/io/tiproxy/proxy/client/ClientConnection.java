@@ -533,6 +533,26 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter
         return r;
     }
 
+    /**
+     * The backend is going away and this session could not leave it in time: the client is told why
+     * (an ERR packet; an idle client reads it with its next command) and the session ends.
+     */
+    @Override
+    public void closeUnmovable(String backendState) {
+        if (channel == null) {
+            return;
+        }
+        channel.eventLoop().execute(() -> {
+            if (phase != Phase.COMMAND) {
+                return;
+            }
+            String why = notMigratableReason();
+            log.warn("{}: closing: backend is {} and the session could not move: {}", this, backendState, why);
+            MySqlError error = MySqlError.cannotMove(backend.address(), backendState, why == null ? "no other backend" : why);
+            failAndClose(tracker.isIdle() ? 0 : lastServerSeq + 1, error, ErrorSource.BACKEND_DRAINED);
+        });
+    }
+
     /** {@link #notMigratableReason()} computed on the session's loop; safe from any thread. */
     public java.util.concurrent.CompletableFuture<String> notMigratableReasonAsync() {
         java.util.concurrent.CompletableFuture<String> f = new java.util.concurrent.CompletableFuture<>();

@@ -81,7 +81,7 @@ class HttpApiServerTest {
         HttpRequest.BodyPublisher publisher = body == null
                 ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body);
         HttpRequest request = HttpRequest.newBuilder(URI.create(base + path)).method(method, publisher)
-                .timeout(Duration.ofSeconds(5)).build();
+                .timeout(Duration.ofSeconds(30)).build(); // generous: CI machines are shared and loaded
         return client.send(request, HttpResponse.BodyHandlers.ofString());
     }
 
