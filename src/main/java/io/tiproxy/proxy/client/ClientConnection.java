@@ -121,7 +121,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter
         tracker = newTracker();
         decoder.setMaxPayload(Wire.MAX_PAYLOAD);
         decoder.setSingleDecode(false);
-        migrator = new SessionMigrator(this);
+        migrator = new SessionMigrator(this, new TrackedStateStrategy(this));
         attachBackend(authenticated);
         enableSessionTracking();
         log.debug("{}: authenticated as {}", this, auth.user());
@@ -145,7 +145,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter
     /** Asks the backend to report session-state changes; the proxy's own command, pipelined, answer dropped. */
     void enableSessionTracking() {
         if (Capabilities.has(backendCaps, Capabilities.CLIENT_SESSION_TRACK)) {
-            InternalCommands.send(this, Command.COM_QUERY, SessionMigrator.TRACKING_SQL, null);
+            InternalCommands.send(this, Command.COM_QUERY, TrackedStateStrategy.TRACKING_SQL, null);
         }
     }
 
