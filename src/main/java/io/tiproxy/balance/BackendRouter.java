@@ -99,6 +99,24 @@ public final class BackendRouter implements BackendSelector, AutoCloseable {
         return n;
     }
 
+    @Override
+    public String unavailableReason() {
+        Map<String, BackendInfo> view = backends;
+        if (view.isEmpty()) {
+            return "no backend is configured or discovered";
+        }
+        StringBuilder b = new StringBuilder("no healthy backend (");
+        String sep = "";
+        for (BackendInfo info : view.values()) {
+            b.append(sep).append(info.address()).append(" is ").append(info.state().name().toLowerCase());
+            if (!info.reason().isEmpty()) {
+                b.append(": ").append(info.reason());
+            }
+            sep = "; ";
+        }
+        return b.append(')').toString();
+    }
+
     public int sessionCount(String backend) {
         return selector.sessionCount(backend);
     }

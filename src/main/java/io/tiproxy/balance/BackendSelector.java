@@ -15,4 +15,9 @@ public interface BackendSelector {
 
     /** A session left {@code backend} (closed or moved). */
     void sessionDetached(String backend);
+
+    /** Why no backend can take a session, for the client's error message. */
+    default String unavailableReason() {
+        return "no backend is available";
+    }
 }

@@ -1,7 +1,20 @@
 package io.tiproxy.server;
 
 import io.netty.channel.EventLoopGroup;
+import io.etcd.jetcd.Client;
 import io.tiproxy.balance.BackendRouter;
+import io.tiproxy.balance.observer.BackendHealthChecker;
+import io.tiproxy.balance.observer.BackendObserver;
+import io.tiproxy.balance.observer.ObserverSettings;
+import io.tiproxy.discovery.BackendSource;
+import io.tiproxy.discovery.EtcdClients;
+import io.tiproxy.discovery.EtcdTopologySettings;
+import io.tiproxy.discovery.EtcdTopologySource;
+import io.tiproxy.discovery.RegistrationSettings;
+import io.tiproxy.discovery.StaticBackendSource;
+import io.tiproxy.discovery.TopologyInfo;
+import io.tiproxy.discovery.TopologyPaths;
+import io.tiproxy.discovery.TopologyRegistrar;
 import io.tiproxy.manager.config.HostPort;
 import io.tiproxy.manager.config.TiProxyConfig;
 import io.tiproxy.manager.tls.TlsContexts;
@@ -45,7 +58,10 @@ public final class TiProxyServer implements AutoCloseable {
     private final EventLoopGroup workerGroup;
     private final ConnectionRegistry<ClientConnection> registry = new ConnectionRegistry<>();
     private final BackendRouter router;
-    private final StaticTopology topology;
+    private final BackendObserver observer;
+    private final BackendObserver.Subscription observerSubscription;
+    private final Client etcd;
+    private TopologyRegistrar registrar;
     private final SqlListener sqlListener;
     private final HttpApiServer apiServer;
     private final MigrationStats migrations = new MigrationStats(SessionEvents.NONE);
@@ -59,8 +75,22 @@ public final class TiProxyServer implements AutoCloseable {
             t.setDaemon(true);
             return t;
         }), () -> config.proxy().gracefulCloseConnTimeout());
-        this.topology = new StaticTopology(config.proxy().backends().stream().map(HostPort::toString).toList(),
-                config.proxy().failBackendList().stream().map(HostPort::toString).toList(), router::update);
+        ObserverSettings observerSettings = ObserverSettings.defaults();
+        if (!config.backend().serviceUser().isEmpty()) {
+            observerSettings = observerSettings.withServiceAccount(config.backend().serviceUser(),
+                    config.backend().servicePassword());
+        }
+        BackendSource source;
+        if (config.proxy().discoversFromPd()) {
+            this.etcd = EtcdClients.connect(config.proxy().pdAddrs().stream().map(HostPort::toString).toList());
+            source = new EtcdTopologySource(etcd, EtcdTopologySettings.defaults());
+        } else {
+            this.etcd = null;
+            source = new StaticBackendSource(config.proxy().backends().stream().map(HostPort::toString).toList());
+        }
+        this.observer = new BackendObserver(source, new BackendHealthChecker(observerSettings), observerSettings);
+        observer.setFailBackendList(config.proxy().failBackendList().stream().map(HostPort::toString).toList());
+        this.observerSubscription = observer.subscribe(event -> router.update(observer.snapshot()));
         this.bossGroup = transport.newGroup(1, "tiproxy-accept");
         this.workerGroup = transport.newGroup(workerThreads(), "tiproxy-io");
         AccountHashes accounts = new AccountHashes(transport, config.backend().serviceUser(),
@@ -72,7 +102,17 @@ public final class TiProxyServer implements AutoCloseable {
         this.sqlListener = new SqlListener(new InetSocketAddress(addr.host(), addr.port()), context, bossGroup, workerGroup);
         List<ApiRoute> routes = new ArrayList<>();
         routes.add(new HealthRoute(this::health));
-        routes.addAll(ProxyRoutes.create(router, registry, topology));
+        routes.addAll(ProxyRoutes.create(router, registry, new ProxyRoutes.Drainer() {
+            @Override
+            public boolean drain(String addr, String reason) {
+                return observer.drain(addr, reason);
+            }
+
+            @Override
+            public boolean undrain(String addr) {
+                return observer.undrain(addr);
+            }
+        }));
         this.apiServer = new HttpApiServer(config.api().addr(), routes);
     }
 
@@ -100,10 +140,43 @@ public final class TiProxyServer implements AutoCloseable {
     }
 
     public void start() throws InterruptedException {
-        topology.publish();
+        observer.start();
+        awaitFirstHealthyBackend();
         sqlListener.start();
         apiServer.start();
+        if (etcd != null) {
+            registerInTopology();
+        }
         log.info("TiProxy started: SQL on {}, API on {}", sqlListener.localAddress(), apiServer.localAddress());
+    }
+
+    /** The first health checks take a moment: open the listener once a backend is known good (or after 5 s). */
+    private void awaitFirstHealthyBackend() throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (observer.healthyBackends().isEmpty() && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        router.update(observer.snapshot());
+        if (router.healthyBackends().isEmpty()) {
+            log.warn("no healthy backend yet; sessions are refused until one is");
+        }
+    }
+
+    /** As TiProxy does: /topology/tiproxy/<ip>:<port>/info|ttl with a 45 s lease. */
+    private void registerInTopology() {
+        InetSocketAddress sql = sqlListener.localAddress();
+        String ip = sql.getAddress().isAnyLocalAddress() ? "127.0.0.1" : sql.getAddress().getHostAddress();
+        try {
+            ip = sql.getAddress().isAnyLocalAddress() ? java.net.InetAddress.getLocalHost().getHostAddress() : ip;
+        } catch (java.net.UnknownHostException e) {
+            log.debug("no host address, registering 127.0.0.1", e);
+        }
+        String version = String.valueOf(TiProxyServer.class.getPackage().getImplementationVersion());
+        TopologyInfo info = new TopologyInfo(version, "", ip, apiServer.localAddress().getPort(),
+                System.getProperty("user.dir"), System.currentTimeMillis() / 1000, java.util.Map.of());
+        registrar = new TopologyRegistrar(etcd, RegistrationSettings.of(new TopologyPaths(TopologyPaths.TIPROXY, ""),
+                ip + ":" + sql.getPort(), info));
+        registrar.start();
     }
 
     public InetSocketAddress sqlAddress() {
@@ -129,11 +202,15 @@ public final class TiProxyServer implements AutoCloseable {
 
     /** Drains a backend (no new sessions; its sessions move away); false if unknown. */
     public boolean drain(String backend) {
-        return topology.drain(backend, "drained by operator");
+        return observer.drain(backend, "drained by operator");
     }
 
     public boolean undrain(String backend) {
-        return topology.undrain(backend);
+        return observer.undrain(backend);
+    }
+
+    public BackendObserver observer() {
+        return observer;
     }
 
     /** Stops accepting, closes every session with a clear error, then stops the event loops. */
@@ -145,6 +222,14 @@ public final class TiProxyServer implements AutoCloseable {
             c.kill(MySqlError.shuttingDown(), ErrorSource.PROXY_SHUTDOWN);
         }
         apiServer.close();
+        if (registrar != null) {
+            registrar.close();
+        }
+        observerSubscription.close();
+        observer.close();
+        if (etcd != null) {
+            etcd.close();
+        }
         router.close();
         workerGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
         bossGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();

@@ -80,7 +80,12 @@ class CrashRecoveryTest {
             inTx.conn().setAutoCommit(false);
             inTx.conn().createStatement().execute("INSERT INTO t VALUES (" + inTx.n() + ")");
 
+            int migratedBefore = proxy.server().migrationsSucceeded();
             victim.kill9();
+            // the sessions were idle when their backend died: wait until the proxy noticed and rebuilt them
+            // (a command racing with the crash itself would be cut off and get an error, as it should)
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(20)).until(() ->
+                    proxy.server().migrationsSucceeded() - migratedBefore >= onVictim.size() - 1);
 
             for (Session s : sessions) {
                 if (s == inTx) {

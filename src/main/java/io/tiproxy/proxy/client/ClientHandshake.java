@@ -57,7 +57,7 @@ final class ClientHandshake implements BackendConnection.Listener {
     private boolean greeted;
     private int backendSeq;
     private long backendCaps;
-    private String lastConnectError = "no backend configured";
+    private String lastConnectError = "";
     /** What the backend asked for and what the client answered, kept for re-authentication on migration. */
     private String authPlugin;
     private byte[] authSalt;
@@ -224,7 +224,8 @@ final class ClientHandshake implements BackendConnection.Listener {
     private void connectNext() {
         String addr = context.selector().select(tried);
         if (addr == null) {
-            fail(MySqlError.backendUnavailable(lastConnectError), ErrorSource.BACKEND_CONNECT);
+            String why = tried.isEmpty() ? context.selector().unavailableReason() : lastConnectError;
+            fail(MySqlError.backendUnavailable(why), ErrorSource.BACKEND_CONNECT);
             return;
         }
         tried.add(addr);

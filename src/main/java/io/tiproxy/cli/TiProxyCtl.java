@@ -1,0 +1,118 @@
+package io.tiproxy.cli;
+
+import java.time.Duration;
+import picocli.AutoComplete;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.ScopeType;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code tiproxyctl}: administers a running proxy through its HTTP API, as TiProxy's tool of the same
+ * name does. Tables for people by default, the API's JSON with {@code --json}.
+ *
+ * <p>Exit codes: {@value #OK} done; {@value #API_ERROR} the proxy refused or failed (its message is
+ * printed); {@value #USAGE} wrong command line; {@value #CANNOT_CONNECT} nothing answered.
+ *
+ * <p>A {@code register} subcommand ({@code io.tiproxy.cli.RegisterCommand}) is mounted when that class
+ * is on the class path.
+ */
+@Command(name = "tiproxyctl", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
+        scope = ScopeType.INHERIT, sortOptions = false, modelTransformer = TiProxyCtl.OptionalCommands.class,
+        description = "Administers a running TiProxy through its HTTP API.",
+        exitCodeListHeading = "%nExit codes:%n",
+        exitCodeList = {"0:done", "1:the proxy answered with an error (its message is printed)",
+                "2:usage error", "3:cannot connect to the proxy's API"},
+        subcommands = {HealthCommand.class, ConfigCommand.class, BackendsCommand.class, SessionsCommand.class,
+                RedirectCommand.class, AutoComplete.GenerateCompletion.class})
+public final class TiProxyCtl implements Runnable {
+    public static final int OK = 0;
+    public static final int API_ERROR = 1;
+    public static final int USAGE = 2;
+    public static final int CANNOT_CONNECT = 3;
+
+    @Option(names = "--host", defaultValue = "127.0.0.1", scope = ScopeType.INHERIT, paramLabel = "HOST",
+            description = "API host (default: ${DEFAULT-VALUE})")
+    String host;
+
+    @Option(names = "--port", defaultValue = "3080", scope = ScopeType.INHERIT, paramLabel = "PORT",
+            description = "API port (default: ${DEFAULT-VALUE})")
+    int port;
+
+    @Option(names = "--json", scope = ScopeType.INHERIT, description = "print the API's JSON instead of tables")
+    boolean json;
+
+    @Option(names = "--user", scope = ScopeType.INHERIT, paramLabel = "NAME",
+            defaultValue = "${env:TIPROXY_API_USER}",
+            description = "API user for HTTP basic auth, with --password (default: $TIPROXY_API_USER)")
+    String user;
+
+    @Option(names = "--password", scope = ScopeType.INHERIT, paramLabel = "PASSWORD",
+            defaultValue = "${env:TIPROXY_API_PASSWORD}",
+            description = "API password (default: $TIPROXY_API_PASSWORD; the environment keeps it out of ps)")
+    String password;
+
+    @Option(names = "--token", scope = ScopeType.INHERIT, paramLabel = "TOKEN",
+            defaultValue = "${env:TIPROXY_API_TOKEN}",
+            description = "API bearer token (default: $TIPROXY_API_TOKEN)")
+    String token;
+
+    @Option(names = "--timeout", defaultValue = "10s", scope = ScopeType.INHERIT, paramLabel = "DURATION",
+            converter = DurationConverter.class, description = "give up on the API after this long (default: ${DEFAULT-VALUE})")
+    Duration timeout;
+
+    @Spec
+    CommandSpec spec;
+
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new TiProxyCtl()).execute(args));
+    }
+
+    @Override
+    public void run() {
+        throw new ParameterException(spec.commandLine(), "a command is needed (see the list above)");
+    }
+
+    /** The API client the global options describe. */
+    CtlClient client(CommandLine caller) {
+        if (token != null && !token.isEmpty() && user != null) {
+            throw new ParameterException(caller, "use either --token or --user/--password, not both");
+        }
+        String authorization = null;
+        if (user != null) {
+            authorization = CtlClient.basicAuthorization(user, password == null ? "" : password);
+        } else if (token != null && !token.isEmpty()) {
+            authorization = CtlClient.bearerAuthorization(token);
+        }
+        return new CtlClient(host, port, authorization, timeout);
+    }
+
+    /** Durations as in the config file: {@code 500ms}, {@code 10s}, {@code 1m}; a bare number is seconds. */
+    static final class DurationConverter implements CommandLine.ITypeConverter<Duration> {
+        @Override
+        public Duration convert(String value) {
+            return io.tiproxy.manager.config.Durations.parse(value);
+        }
+    }
+
+    /** Mounts {@code register} when {@code io.tiproxy.cli.RegisterCommand} exists (built separately). */
+    static final class OptionalCommands implements CommandLine.IModelTransformer {
+        static final String REGISTER_CLASS = "io.tiproxy.cli.RegisterCommand";
+
+        @Override
+        public CommandSpec transform(CommandSpec spec) {
+            try {
+                Object register = Class.forName(REGISTER_CLASS).getDeclaredConstructor().newInstance();
+                spec.addSubcommand("register", new CommandLine(register));
+            } catch (ClassNotFoundException e) {
+                // not built into this jar: no register command
+            } catch (ReflectiveOperationException e) {
+                throw new IllegalStateException("cannot create " + REGISTER_CLASS, e);
+            }
+            return spec;
+        }
+    }
+}
