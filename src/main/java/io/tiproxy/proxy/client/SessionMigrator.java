@@ -41,6 +41,7 @@ final class SessionMigrator {
     private static final Logger log = LoggerFactory.getLogger(SessionMigrator.class);
 
     private static final int MAX_ATTEMPTS = 5;
+    private static final long MIGRATION_TIMEOUT_MS = 10_000;
 
     enum Phase { IDLE, PENDING, CAPTURING, CONNECTING, RESTORING, BACKOFF }
 
@@ -126,6 +127,13 @@ final class SessionMigrator {
         backendDead = afterCrash;
         phase = Phase.CAPTURING;
         attempts++;
+        long thisAttempt = startedNanos;
+        // a hung backend never answers: give up on this attempt rather than hold the client forever
+        conn.channel().eventLoop().schedule(() -> {
+            if (isMoving() && startedNanos == thisAttempt) {
+                fail("timed out while " + phase.name().toLowerCase());
+            }
+        }, MIGRATION_TIMEOUT_MS, TimeUnit.MILLISECONDS);
         Future<MigrationStrategy.Plan> plan = afterCrash ? strategy.recover(conn) : strategy.capture(conn);
         plan.addListener(f -> {
             if (phase != Phase.CAPTURING) {
