@@ -25,6 +25,11 @@ public final class BackendRouter implements BackendSelector, AutoCloseable {
     private final java.util.function.Supplier<java.time.Duration> drainTimeout;
     /** When each session was first asked to leave its backend (connection id -> nanoTime). */
     private final Map<Long, Long> askedSince = new java.util.concurrent.ConcurrentHashMap<>();
+    /** A session moved for balance is left alone for a while: no ping-pong. */
+    private static final long MOVE_COOLDOWN_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+    private final Map<Long, Long> lastMoved = new java.util.HashMap<>();
+    private final Rebalancer rebalancer = Rebalancer.defaults();
+    private final java.util.concurrent.atomic.AtomicLong rebalanceMoves = new java.util.concurrent.atomic.AtomicLong();
 
     /**
      * @param drainTimeout how long a session may stay on a backend that left HEALTHY before it is closed
@@ -85,6 +90,45 @@ public final class BackendRouter implements BackendSelector, AutoCloseable {
             }
         }
         askedSince.keySet().retainAll(seen);
+        rebalance(now);
+    }
+
+    /** Evens out session counts by moving sessions between healthy backends, at a bounded rate. */
+    private void rebalance(long now) {
+        List<Rebalancer.Candidate> all = new java.util.ArrayList<>();
+        List<Rebalancer.Candidate> movable = new java.util.ArrayList<>();
+        Map<Long, RedirectableConn> byId = new java.util.HashMap<>();
+        java.util.Set<String> healthy = new java.util.HashSet<>(candidates);
+        for (RedirectableConn c : sessions.get()) {
+            String b = c.backendAddress();
+            if (b == null || !healthy.contains(b)) {
+                continue;
+            }
+            Rebalancer.Candidate cand = new Rebalancer.Candidate(c.connectionId(), b);
+            all.add(cand);
+            Long last = lastMoved.get(c.connectionId());
+            if (last == null || now - last > MOVE_COOLDOWN_NANOS) {
+                movable.add(cand);
+                byId.put(c.connectionId(), c);
+            }
+        }
+        lastMoved.keySet().retainAll(allIds(all));
+        for (Rebalancer.Move m : rebalancer.plan(candidates, all, movable)) {
+            lastMoved.put(m.id(), now);
+            byId.get(m.id()).redirect(m.to(), "rebalance");
+            rebalanceMoves.incrementAndGet();
+        }
+    }
+
+    private static java.util.Set<Long> allIds(List<Rebalancer.Candidate> all) {
+        java.util.Set<Long> ids = new java.util.HashSet<>();
+        all.forEach(c -> ids.add(c.id()));
+        return ids;
+    }
+
+    /** Sessions asked to move for balance since start. */
+    public long rebalanceMoves() {
+        return rebalanceMoves.get();
     }
 
     /** Asks every session to move once (operators, tests); returns how many were asked. */
