@@ -15,12 +15,12 @@ public final class SqlClassifier {
     private SqlClassifier() {}
 
     /** What one query changes besides what session tracking reports. */
-    public record Effects(List<String> assignedUserVars, List<SqlPrepare> prepares, List<String> deallocates,
+    public record Effects(List<String> assignedUserVars, List<String> assignedSessionVars, List<SqlPrepare> prepares, List<String> deallocates,
                           List<String> tempTablesCreated, List<String> tablesDropped,
                           List<String> locksTaken, List<String> locksReleased, boolean allLocksReleased,
                           boolean unknownLock, Boolean lockTables, Boolean xaActive, boolean loadDataLocal) {
 
-        public static final Effects NONE = new Effects(List.of(), List.of(), List.of(), List.of(), List.of(),
+        public static final Effects NONE = new Effects(List.of(), List.of(), List.of(), List.of(), List.of(), List.of(),
                 List.of(), List.of(), false, false, null, null, false);
 
         public boolean isEmpty() {
@@ -45,7 +45,7 @@ public final class SqlClassifier {
         }
         String head = firstWord(sql);
         return switch (head) {
-            case "PREPARE", "DEALLOCATE", "DROP", "CREATE", "XA", "LOAD" -> true;
+            case "PREPARE", "DEALLOCATE", "DROP", "CREATE", "XA", "LOAD", "SET" -> true;
             default -> false;
         };
     }
@@ -66,7 +66,7 @@ public final class SqlClassifier {
         byte[] head = new byte[Math.min(len, 64)];
         buf.getBytes(from, head);
         return switch (firstWord(head)) {
-            case "PREPARE", "DEALLOCATE", "DROP", "CREATE", "XA", "LOAD" -> true;
+            case "PREPARE", "DEALLOCATE", "DROP", "CREATE", "XA", "LOAD", "SET" -> true;
             default -> false;
         };
     }
@@ -117,6 +117,7 @@ public final class SqlClassifier {
     /** Gathers effects statement by statement. */
     private static final class Collector {
         final List<String> vars = new ArrayList<>();
+        final List<String> sessionVars = new ArrayList<>();
         final List<SqlPrepare> prepares = new ArrayList<>();
         final List<String> deallocates = new ArrayList<>();
         final List<String> tempCreated = new ArrayList<>();
@@ -148,6 +149,9 @@ public final class SqlClassifier {
                 }
             }
             String w0 = first.kind == Kind.WORD ? first.upper() : "";
+            if (w0.equals("SET")) {
+                setAssignments(t);
+            }
             switch (w0) {
                 case "PREPARE" -> prepare(t);
                 case "DEALLOCATE", "DROP" -> {
@@ -176,6 +180,52 @@ public final class SqlClassifier {
                 }
                 case "LOAD" -> loadLocal |= t.stream().anyMatch(x -> x.word("LOCAL"));
                 default -> { }
+            }
+        }
+
+        /** {@code SET [SESSION|LOCAL] name = ..., @@[session.]name = ...}: session variables assigned (not GLOBAL). */
+        private void setAssignments(List<Token> t) {
+            int i = 1;
+            while (i < t.size()) {
+                boolean global = false;
+                if (t.get(i).word("GLOBAL")) {
+                    global = true;
+                    i++;
+                } else if (t.get(i).word("SESSION") || t.get(i).word("LOCAL")) {
+                    i++;
+                }
+                if (i >= t.size()) {
+                    break;
+                }
+                Token tok = t.get(i);
+                String name = null;
+                if (tok.kind == Kind.SYS_VAR) {
+                    String n = tok.text.toLowerCase(Locale.ROOT);
+                    if ((n.equals("global") || n.equals("session") || n.equals("local"))
+                            && i + 2 < t.size() && t.get(i + 1).is(".")) {
+                        global = n.equals("global");
+                        i += 2;
+                        name = t.get(i).text;
+                    } else {
+                        name = tok.text;
+                    }
+                } else if (tok.kind == Kind.WORD) {
+                    name = tok.text;
+                }
+                if (name != null && !global && i + 1 < t.size() && (t.get(i + 1).is("=") || t.get(i + 1).is(":="))) {
+                    sessionVars.add(name.toLowerCase(Locale.ROOT));
+                }
+                int depth = 0;
+                while (i < t.size()) {
+                    Token x = t.get(i++);
+                    if (x.is("(")) {
+                        depth++;
+                    } else if (x.is(")")) {
+                        depth--;
+                    } else if (x.is(",") && depth == 0) {
+                        break;
+                    }
+                }
             }
         }
 
@@ -255,12 +305,12 @@ public final class SqlClassifier {
         }
 
         Effects result() {
-            if (vars.isEmpty() && prepares.isEmpty() && deallocates.isEmpty() && tempCreated.isEmpty()
+            if (vars.isEmpty() && sessionVars.isEmpty() && prepares.isEmpty() && deallocates.isEmpty() && tempCreated.isEmpty()
                     && dropped.isEmpty() && locksTaken.isEmpty() && locksReleased.isEmpty() && !allReleased
                     && !unknownLock && lockTables == null && xa == null && !loadLocal) {
                 return Effects.NONE;
             }
-            return new Effects(List.copyOf(vars), List.copyOf(prepares), List.copyOf(deallocates),
+            return new Effects(List.copyOf(vars), List.copyOf(sessionVars), List.copyOf(prepares), List.copyOf(deallocates),
                     List.copyOf(tempCreated), List.copyOf(dropped), List.copyOf(locksTaken),
                     List.copyOf(locksReleased), allReleased, unknownLock, lockTables, xa, loadLocal);
         }

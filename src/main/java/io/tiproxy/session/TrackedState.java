@@ -44,7 +44,6 @@ public final class TrackedState implements SessionTrackParser.Listener {
     private boolean unknownLock;
     private boolean lockTables;
     private boolean xa;
-    private boolean trackingLost;
 
     public TrackedState(String database) {
         this.database = database == null || database.isEmpty() ? null : database;
@@ -55,33 +54,9 @@ public final class TrackedState implements SessionTrackParser.Listener {
     @Override
     public void onSystemVariable(String name, String value) {
         String key = name.toLowerCase(Locale.ROOT);
-        if (key.equals("session_track_system_variables") && !"*".equals(value)) {
-            trackingLost = true; // the client narrowed tracking: changes may go unreported from now on
-        }
         if (!NOT_RESTORED.contains(key)) {
             systemVariables.put(key, value);
         }
-    }
-
-    /** True once after the client changed what the backend reports; the proxy then re-reads the variables. */
-    public boolean takeTrackingLost() {
-        boolean lost = trackingLost;
-        trackingLost = false;
-        return lost;
-    }
-
-    public boolean trackingLost() {
-        return trackingLost;
-    }
-
-    /**
-     * Replaces the changed session variables with a full snapshot read from the backend (every session
-     * variable whose value differs from the global one).
-     */
-    public void replaceSystemVariables(Map<String, String> snapshot) {
-        systemVariables.clear();
-        snapshot.forEach(this::onSystemVariable);
-        trackingLost = false;
     }
 
     @Override

@@ -121,7 +121,10 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter
         tracker = newTracker();
         decoder.setMaxPayload(Wire.MAX_PAYLOAD);
         decoder.setSingleDecode(false);
-        migrator = new SessionMigrator(this, new TrackedStateStrategy(this));
+        var greeting = context.greetings().get(authenticated.address());
+        MigrationStrategy strategy = greeting != null && greeting.isTiDB()
+                ? new TiDbSessionStatesStrategy(this) : new TrackedStateStrategy(this);
+        migrator = new SessionMigrator(this, strategy);
         attachBackend(authenticated);
         enableSessionTracking();
         log.debug("{}: authenticated as {}", this, auth.user());
@@ -327,6 +330,9 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter
             if (!effects.loadDataLocal() && !state.staleUserVariables().isEmpty()) {
                 migrator.refreshUserVariables();
             }
+            if (effects.assignedSessionVars().contains("session_track_system_variables")) {
+                migrator.resyncTracking(effects.assignedSessionVars());
+            }
         }
     }
 
@@ -377,10 +383,6 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter
         }
         if (tracker.onServerPacket(buf, start)) {
             return PacketDecoder.DROP;
-        }
-        if (state.trackingLost() && tracker.isIdle()) {
-            state.takeTrackingLost();
-            migrator.resyncTracking();
         }
         if (rewriteOk && tracker.lastPacketWasOk()) {
             return OkRewriter.toPlain(channel.alloc(), buf, start);

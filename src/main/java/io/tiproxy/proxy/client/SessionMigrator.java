@@ -90,6 +90,9 @@ final class SessionMigrator {
         if (isMoving() || strategy.credentialProblem() != null) {
             return; // a session whose login cannot be replayed stays; the API shows why
         }
+        if (phase == Phase.IDLE) {
+            log.debug("{}: asked to move ({}){}", conn, why, newTarget == null ? "" : " to " + newTarget);
+        }
         target = newTarget;
         reason = why;
         if (phase == Phase.IDLE) {
@@ -134,6 +137,7 @@ final class SessionMigrator {
                 fail("timed out while " + phase.name().toLowerCase());
             }
         }, MIGRATION_TIMEOUT_MS, TimeUnit.MILLISECONDS);
+        log.debug("{}: migration ({}) starts, attempt {}", conn, afterCrash ? "backend lost" : reason, attempts);
         Future<MigrationStrategy.Plan> plan = afterCrash ? strategy.recover(conn) : strategy.capture(conn);
         plan.addListener(f -> {
             if (phase != Phase.CAPTURING) {
@@ -163,11 +167,10 @@ final class SessionMigrator {
         conn.resumeClient();
     }
 
-    /** The client narrowed session tracking: turn it back on and re-read the variables (pipelined). */
-    void resyncTracking() {
+    /** The client narrowed session tracking: turn it back on and read what that statement assigned. */
+    void resyncTracking(List<String> assignedInSameStatement) {
         if (strategy instanceof TrackedStateStrategy tracked) {
-            conn.enableSessionTracking();
-            tracked.readChangedVariables();
+            tracked.resyncTracking(assignedInSameStatement);
         }
     }
 
@@ -190,6 +193,8 @@ final class SessionMigrator {
         }
         phase = Phase.CONNECTING;
         final String destination = to;
+        log.debug("{}: state captured in {} ms, logging in on {}", conn,
+                TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startedNanos), destination);
         var settings = conn.context.settings();
         var request = new BackendAuthenticator.LoginRequest(conn.auth.user(), plan.database(), conn.charset,
                 conn.backendCaps, conn.connectAttrs, plan.credential());
@@ -212,6 +217,8 @@ final class SessionMigrator {
 
     private void restore(BackendAuthenticator.Authenticated auth, MigrationStrategy.Plan plan) {
         phase = Phase.RESTORING;
+        log.debug("{}: logged in on {} after {} ms, restoring", conn, auth.connection().address(),
+                TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startedNanos));
         restoring = new ProxyCommandChannel(auth.connection(), auth.deprecateEof());
         List<Future<QueryResult>> steps = new ArrayList<>(plan.restorer().restore(restoring));
         Map<Long, Future<QueryResult>> prepared = new LinkedHashMap<>();

@@ -10,7 +10,6 @@ import io.tiproxy.session.UserVariable;
 
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -21,10 +20,6 @@ import java.util.Map;
  */
 final class TrackedStateStrategy implements MigrationStrategy {
 
-    /** Every session variable that differs from its global value: the exact set to restore. */
-    static final String CHANGED_VARIABLES_SQL = "SELECT s.VARIABLE_NAME, s.VARIABLE_VALUE "
-            + "FROM information_schema.SESSION_VARIABLES s JOIN information_schema.GLOBAL_VARIABLES g "
-            + "USING (VARIABLE_NAME) WHERE NOT (s.VARIABLE_VALUE <=> g.VARIABLE_VALUE)";
     static final String TRACKING_SQL = "SET SESSION session_track_system_variables='*', "
             + "SESSION session_track_schema=ON, SESSION session_track_state_change=ON, "
             + "SESSION session_track_transaction_info='CHARACTERISTICS'";
@@ -49,17 +44,20 @@ final class TrackedStateStrategy implements MigrationStrategy {
         credentialProblem = null;
     }
 
+    /**
+     * Session variables are already known from session tracking; only user variables assigned since they
+     * were last read back need a query on the old backend.
+     */
     @Override
     public Future<Plan> capture(ClientConnection c) {
         Promise<Plan> plan = conn.channel().eventLoop().newPromise();
-        // what the old backend knows exactly: changed variables, and user variables not read back yet
-        Future<QueryResult> vars = readChangedVariables();
-        Future<QueryResult> users = conn.state.staleUserVariables().isEmpty() ? null : fetchUserVariables();
-        (users != null ? users : vars).addListener(f -> {
-            if (!vars.isSuccess() || vars.getNow().isError()) {
-                plan.tryFailure(new IllegalStateException("cannot read session variables: "
-                        + (vars.isSuccess() ? vars.getNow().errorMessage() : vars.cause().getMessage())));
-            } else if (users != null && (!users.isSuccess() || users.getNow().isError())) {
+        if (conn.state.staleUserVariables().isEmpty()) {
+            planWithCredential(plan);
+            return plan;
+        }
+        Future<QueryResult> users = fetchUserVariables();
+        users.addListener(f -> {
+            if (!users.isSuccess() || users.getNow().isError()) {
                 plan.tryFailure(new IllegalStateException("cannot read user variables"));
             } else {
                 planWithCredential(plan);
@@ -157,20 +155,23 @@ final class TrackedStateStrategy implements MigrationStrategy {
         return steps;
     }
 
-    /** Re-reads the changed session variables (pipelined) and keeps them as the session's state. */
-    Future<QueryResult> readChangedVariables() {
-        Promise<QueryResult> p = InternalCommands.query(conn, CHANGED_VARIABLES_SQL);
-        p.addListener(f -> {
-            if (f.isSuccess() && !p.getNow().isError()) {
-                Map<String, String> snapshot = new LinkedHashMap<>();
-                QueryResult r = p.getNow();
-                for (int i = 0; i < r.rows().size(); i++) {
-                    snapshot.put(r.text(i, 0), r.text(i, 1));
-                }
-                conn.state.replaceSystemVariables(snapshot);
+    /**
+     * The client narrowed what the backend reports ({@code session_track_system_variables}): turn tracking
+     * back on and read the variables the same statement assigned, which tracking may not have reported.
+     */
+    void resyncTracking(java.util.List<String> assignedInSameStatement) {
+        conn.enableSessionTracking();
+        for (String name : assignedInSameStatement) {
+            if (name.startsWith("session_track_")) {
+                continue;
             }
-        });
-        return p;
+            Promise<QueryResult> p = InternalCommands.query(conn, "SELECT @@SESSION.`" + name.replace("`", "``") + "`");
+            p.addListener(f -> {
+                if (f.isSuccess() && !p.getNow().isError() && p.getNow().rows().size() == 1) {
+                    conn.state.onSystemVariable(name, p.getNow().text(0, 0));
+                }
+            });
+        }
     }
 
     /** Reads back the user variables assigned since they were last read (pipelined). */
