@@ -97,8 +97,9 @@ public final class BackendConnection extends ChannelInboundHandlerAdapter {
         channel.read();
     }
 
-    public ChannelFuture write(ByteBuf packet) {
-        return channel.write(packet);
+    /** Queues a packet; failures surface as the channel closing, so no promise is allocated per write. */
+    public void write(ByteBuf packet) {
+        channel.write(packet, channel.voidPromise());
     }
 
     public ChannelFuture writeAndFlush(ByteBuf packet) {

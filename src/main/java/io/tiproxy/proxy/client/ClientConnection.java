@@ -423,7 +423,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter
             packet.release();
             return;
         }
-        channel.write(packet);
+        channel.write(packet, channel.voidPromise());
     }
 
     @Override
