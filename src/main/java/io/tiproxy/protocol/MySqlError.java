@@ -50,6 +50,10 @@ public record MySqlError(int code, String sqlState, String message) {
         return new MySqlError(ER_HANDSHAKE_ERROR, "08S01", "Bad handshake: timed out waiting for the client");
     }
 
+    public static MySqlError unknownThread(long id) {
+        return new MySqlError(1094, "HY000", "Unknown thread id: " + id);
+    }
+
     public static MySqlError cannotMove(String backend, String state, String why) {
         return new MySqlError(ER_CONNECTION_KILLED, "70100", "Connection closed by the proxy: backend " + backend
                 + " is " + state + " and this session cannot move to another backend: " + why);

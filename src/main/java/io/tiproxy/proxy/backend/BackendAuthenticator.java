@@ -105,6 +105,7 @@ public final class BackendAuthenticator implements BackendConnection.Listener {
             return;
         }
         greeting = InitialHandshake.read(Packets.payload(packet));
+        backend.setThreadId(greeting.connectionId());
         long caps = request.capabilities() & (greeting.capabilities() | Capabilities.CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA)
                 & ~Capabilities.CLIENT_SSL;
         caps |= Capabilities.CLIENT_PROTOCOL_41 | Capabilities.CLIENT_SECURE_CONNECTION | Capabilities.CLIENT_PLUGIN_AUTH;

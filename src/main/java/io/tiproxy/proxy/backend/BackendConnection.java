@@ -45,6 +45,7 @@ public final class BackendConnection extends ChannelInboundHandlerAdapter {
     private Channel channel;
     private Listener listener;
     private boolean closedNotified;
+    private long threadId = -1;
 
     private BackendConnection(String address, Listener listener) {
         this.address = address;
@@ -124,6 +125,15 @@ public final class BackendConnection extends ChannelInboundHandlerAdapter {
 
     public Channel channel() {
         return channel;
+    }
+
+    /** The backend's own id for this connection (from its greeting), as SHOW PROCESSLIST shows it. */
+    public long threadId() {
+        return threadId;
+    }
+
+    public void setThreadId(long threadId) {
+        this.threadId = threadId;
     }
 
     /** The backend's address as "host:port", the key the router and observer use. */

@@ -291,7 +291,29 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter
                 tracker.onCommand(command, rewritten);
                 backend.write(rewritten);
             }
-            case COM_QUERY -> onQuery(packet);
+            case COM_QUERY -> {
+                KillCommands.Kill kill = KillCommands.parseQuery(this, packet);
+                if (kill == null) {
+                    onQuery(packet);
+                } else {
+                    packet.release();
+                    ByteBuf translated = KillCommands.execute(this, kill);
+                    if (translated != null) {
+                        tracker.onCommand(Command.COM_QUERY, translated);
+                        backend.write(translated);
+                    }
+                }
+            }
+            case COM_PROCESS_KILL -> {
+                KillCommands.Kill kill = KillCommands.parseProcessKill(this, packet);
+                if (kill == null) {
+                    tracker.onCommand(command, packet);
+                    backend.write(packet);
+                } else {
+                    packet.release();
+                    KillCommands.execute(this, kill);
+                }
+            }
             case COM_STMT_EXECUTE, COM_STMT_FETCH, COM_STMT_CLOSE, COM_STMT_RESET, COM_STMT_SEND_LONG_DATA -> {
                 long clientId = PreparedStatements.clientId(packet, tracker);
                 tracker.onCommand(command, packet);
@@ -468,6 +490,21 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter
     /** The backend died between the statements of a transaction: the client's next command fails. */
     void deferLostTransactionError() {
         deferredError = MySqlError.backendLost(backend.address() + "; the open transaction was rolled back");
+    }
+
+    /** Answers the current command with OK from the proxy itself. */
+    void replyOk() {
+        channel.write(Packets.ok(channel.alloc(), 1, tracker.serverStatus()));
+    }
+
+    /** Answers the current command with an error from the proxy itself; the session goes on. */
+    void replyError(MySqlError error) {
+        channel.write(Packets.err(channel.alloc(), 1, error));
+    }
+
+    /** The backend's id for this session's connection (SHOW PROCESSLIST), or -1. */
+    long backendThreadId() {
+        return backend == null ? -1 : backend.threadId();
     }
 
     // ---- accessors ---------------------------------------------------------------------------

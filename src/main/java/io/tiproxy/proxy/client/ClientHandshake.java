@@ -270,6 +270,7 @@ final class ClientHandshake implements BackendConnection.Listener {
             return;
         }
         InitialHandshake greeting = InitialHandshake.read(Packets.payload(packet));
+        backend.setThreadId(greeting.connectionId());
         context.greetings().remember(backend.address(), greeting);
         if (state == State.PROBING) {
             greetClient(greeting);
