@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing TiProxy for Java needs on Debian/Ubuntu, if it is missing:
 # JDK 17, Maven, MariaDB server and client, Galera, rsync (Galera's SST), etcd, sysbench, HAProxy,
-# make and curl. Safe to run again: when everything is there it only checks and says so.
+# make, curl, openssl (test certificates) and Prometheus (promtool checks the /metrics output). Safe to run again: when everything is there it only checks and says so.
 set -euo pipefail
 
 # package -> a command it provides ("" = check the package itself with dpkg)
@@ -18,6 +18,8 @@ packages=(
   "haproxy:haproxy"
   "make:make"
   "curl:curl"
+  "openssl:openssl"
+  "prometheus:promtool"
 )
 
 log() { printf 'deps: %s\n' "$*" >&2; }

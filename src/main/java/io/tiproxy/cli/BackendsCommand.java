@@ -12,7 +12,7 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 /** {@code tiproxyctl backends list|drain|undrain}. */
-@Command(name = "backends", description = "List, drain and undrain backends.",
+@Command(mixinStandardHelpOptions = true, name = "backends", description = "List, drain and undrain backends.",
         subcommands = {BackendsCommand.ListBackends.class, BackendsCommand.Drain.class, BackendsCommand.Undrain.class})
 final class BackendsCommand implements Runnable {
     @Spec
@@ -24,7 +24,7 @@ final class BackendsCommand implements Runnable {
     }
 
     /** One row per backend: address, state, sessions, why. */
-    @Command(name = "list", description = "List backends with their state and session count (GET /api/backends).")
+    @Command(mixinStandardHelpOptions = true, name = "list", description = "List backends with their state and session count (GET /api/backends).")
     static final class ListBackends extends CtlCommand {
         @Override
         void execute(CtlClient client, PrintWriter out, boolean json) throws CtlClient.ApiError, CtlClient.CannotConnect {
@@ -52,7 +52,7 @@ final class BackendsCommand implements Runnable {
     }
 
     /** No new sessions go to the backend and its sessions move away. */
-    @Command(name = "drain", description = "Send no new sessions to a backend and move its sessions away.")
+    @Command(mixinStandardHelpOptions = true, name = "drain", description = "Send no new sessions to a backend and move its sessions away.")
     static final class Drain extends CtlCommand {
         @Parameters(paramLabel = "ADDR", description = "the backend, host:port as in backends list")
         String addr;
@@ -70,7 +70,7 @@ final class BackendsCommand implements Runnable {
     }
 
     /** The backend takes sessions again (when healthy). */
-    @Command(name = "undrain", description = "Let a drained backend take sessions again.")
+    @Command(mixinStandardHelpOptions = true, name = "undrain", description = "Let a drained backend take sessions again.")
     static final class Undrain extends CtlCommand {
         @Parameters(paramLabel = "ADDR", description = "the backend, host:port as in backends list")
         String addr;

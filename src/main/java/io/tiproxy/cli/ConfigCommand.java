@@ -14,7 +14,7 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 /** {@code tiproxyctl config get|set}. */
-@Command(name = "config", description = "Show or replace the running configuration.",
+@Command(mixinStandardHelpOptions = true, name = "config", description = "Show or replace the running configuration.",
         subcommands = {ConfigCommand.GetConfig.class, ConfigCommand.SetConfig.class})
 final class ConfigCommand implements Runnable {
     @Spec
@@ -26,7 +26,7 @@ final class ConfigCommand implements Runnable {
     }
 
     /** The running config, YAML by default (what {@code set} takes back); secrets masked. */
-    @Command(name = "get", description = "Print the running config; secrets show as ******.")
+    @Command(mixinStandardHelpOptions = true, name = "get", description = "Print the running config; secrets show as ******.")
     static final class GetConfig extends CtlCommand {
         @Option(names = "--format", paramLabel = "yaml|json",
                 description = "yaml (default; what config set reads) or json (the default with --json)")
@@ -46,7 +46,7 @@ final class ConfigCommand implements Runnable {
      * Replaces the running config with a file's (validated as a whole; keys that need a restart
      * refuse it). Secrets written as {@code ******} keep their running values.
      */
-    @Command(name = "set", description = "Replace the running config with FILE (YAML; - reads stdin). "
+    @Command(mixinStandardHelpOptions = true, name = "set", description = "Replace the running config with FILE (YAML; - reads stdin). "
             + "It is validated as a whole and applied all at once or not at all.")
     static final class SetConfig extends CtlCommand {
         @Parameters(paramLabel = "FILE", description = "the whole config as YAML, or - for stdin")

@@ -5,7 +5,7 @@ import java.io.PrintWriter;
 import picocli.CommandLine.Command;
 
 /** {@code tiproxyctl health}: exit 0 when the proxy takes sessions, 1 (with the reason) when not. */
-@Command(name = "health", description = "Show whether the proxy takes new sessions (GET /api/debug/health).")
+@Command(mixinStandardHelpOptions = true, name = "health", description = "Show whether the proxy takes new sessions (GET /api/debug/health).")
 final class HealthCommand extends CtlCommand {
 
     @Override

@@ -4,7 +4,7 @@ import java.io.PrintWriter;
 import picocli.CommandLine.Command;
 
 /** {@code tiproxyctl redirect}: asks every session to move to the best backend now. */
-@Command(name = "redirect", description = "Ask every session to move to the best backend (POST /api/debug/redirect).")
+@Command(mixinStandardHelpOptions = true, name = "redirect", description = "Ask every session to move to the best backend (POST /api/debug/redirect).")
 final class RedirectCommand extends CtlCommand {
 
     @Override

@@ -5,7 +5,7 @@ import java.io.PrintWriter;
 import picocli.CommandLine.Command;
 
 /** {@code tiproxyctl sessions}: one row per client session. */
-@Command(name = "sessions", description = "List client sessions and whether each can move (GET /api/sessions).")
+@Command(mixinStandardHelpOptions = true, name = "sessions", description = "List client sessions and whether each can move (GET /api/sessions).")
 final class SessionsCommand extends CtlCommand {
 
     @Override

@@ -1,6 +1,8 @@
 package io.tiproxy.cli;
 
 import java.time.Duration;
+import java.util.List;
+import java.util.Map;
 import picocli.AutoComplete;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -17,11 +19,11 @@ import picocli.CommandLine.Spec;
  * <p>Exit codes: {@value #OK} done; {@value #API_ERROR} the proxy refused or failed (its message is
  * printed); {@value #USAGE} wrong command line; {@value #CANNOT_CONNECT} nothing answered.
  *
- * <p>A {@code register} subcommand ({@code io.tiproxy.cli.RegisterCommand}) is mounted when that class
- * is on the class path.
+ * <p>{@code register} and {@code cert} are mounted when their classes are on the class path
+ * ({@link OptionalCommands}).
  */
 @Command(name = "tiproxyctl", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
-        scope = ScopeType.INHERIT, sortOptions = false, modelTransformer = TiProxyCtl.OptionalCommands.class,
+        sortOptions = false, modelTransformer = TiProxyCtl.OptionalCommands.class,
         description = "Administers a running TiProxy through its HTTP API.",
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {"0:done", "1:the proxy answered with an error (its message is printed)",
@@ -98,19 +100,34 @@ public final class TiProxyCtl implements Runnable {
         }
     }
 
-    /** Mounts {@code register} when {@code io.tiproxy.cli.RegisterCommand} exists (built separately). */
+    /**
+     * Mounts commands built by others when their classes are on the class path ({@code register}:
+     * {@code io.tiproxy.cli.RegisterCommand}; {@code cert}: {@code io.tiproxy.cli.CertCommand}), so this
+     * class compiles and runs without them.
+     */
     static final class OptionalCommands implements CommandLine.IModelTransformer {
         static final String REGISTER_CLASS = "io.tiproxy.cli.RegisterCommand";
+        static final List<Map.Entry<String, String>> OPTIONAL = List.of(
+                Map.entry("register", REGISTER_CLASS), Map.entry("cert", "io.tiproxy.cli.CertCommand"));
 
         @Override
         public CommandSpec transform(CommandSpec spec) {
-            try {
-                Object register = Class.forName(REGISTER_CLASS).getDeclaredConstructor().newInstance();
-                spec.addSubcommand("register", new CommandLine(register));
-            } catch (ClassNotFoundException e) {
-                // not built into this jar: no register command
-            } catch (ReflectiveOperationException e) {
-                throw new IllegalStateException("cannot create " + REGISTER_CLASS, e);
+            if (!(spec.userObject() instanceof TiProxyCtl)) {
+                return spec;
+            }
+            for (Map.Entry<String, String> command : OPTIONAL) {
+                String name = command.getKey();
+                String className = command.getValue();
+                try {
+                    Class<?> type = Class.forName(className);
+                    var constructor = type.getDeclaredConstructor();
+                    constructor.setAccessible(true);
+                    spec.addSubcommand(name, new CommandLine(constructor.newInstance()));
+                } catch (ClassNotFoundException e) {
+                    // not built into this jar: no such command
+                } catch (ReflectiveOperationException e) {
+                    throw new IllegalStateException("cannot create " + className, e);
+                }
             }
             return spec;
         }

@@ -35,7 +35,7 @@ public final class TiProxyMain implements Callable<Integer> {
             return 2;
         }
         LoggingConfigurator.forSlf4j().apply(cfg.log());
-        TiProxyServer server = new TiProxyServer(cfg);
+        TiProxyServer server = new TiProxyServer(cfg, config);
         try {
             server.start();
         } catch (IllegalStateException e) {

@@ -15,8 +15,12 @@ import io.tiproxy.discovery.StaticBackendSource;
 import io.tiproxy.discovery.TopologyInfo;
 import io.tiproxy.discovery.TopologyPaths;
 import io.tiproxy.discovery.TopologyRegistrar;
+import io.tiproxy.manager.config.ConfigReloader;
+import io.tiproxy.manager.config.ConfigWatcher;
 import io.tiproxy.manager.config.HostPort;
 import io.tiproxy.manager.config.TiProxyConfig;
+import io.tiproxy.manager.logging.LoggingConfigurator;
+import io.tiproxy.manager.metrics.ProxyMetrics;
 import io.tiproxy.manager.tls.TlsContexts;
 import io.tiproxy.protocol.MySqlError;
 import io.tiproxy.proxy.ConnectionRegistry;
@@ -34,11 +38,17 @@ import io.tiproxy.proxy.net.Transport;
 import io.tiproxy.server.api.ApiRoute;
 import io.tiproxy.server.api.HealthRoute;
 import io.tiproxy.server.api.HttpApiServer;
+import io.tiproxy.server.api.MetricsRoute;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import javax.net.ssl.SSLException;
+import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.Collectors;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -52,7 +62,12 @@ import java.util.concurrent.TimeUnit;
 public final class TiProxyServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(TiProxyServer.class);
 
-    private final TiProxyConfig config;
+    private final Path configFile;
+    private final ProxyMetrics metrics;
+    private final ConfigReloader reloader;
+    private final AtomicReference<ProxySettings> settings = new AtomicReference<>();
+    private final StaticBackendSource staticSource;
+    private ConfigWatcher watcher;
     private final Transport transport = Transport.best();
     private final EventLoopGroup bossGroup;
     private final EventLoopGroup workerGroup;
@@ -64,17 +79,24 @@ public final class TiProxyServer implements AutoCloseable {
     private TopologyRegistrar registrar;
     private final SqlListener sqlListener;
     private final HttpApiServer apiServer;
-    private final MigrationStats migrations = new MigrationStats(SessionEvents.NONE);
+    private final MigrationStats migrations;
     private volatile boolean shuttingDown;
 
     public TiProxyServer(TiProxyConfig config) throws SSLException {
-        this.config = config;
+        this(config, null);
+    }
+
+    /** @param configFile the file {@code config} came from, watched for changes; null for none */
+    public TiProxyServer(TiProxyConfig config, Path configFile) throws SSLException {
+        this.configFile = configFile;
+        this.reloader = new ConfigReloader(config, this::applyConfig);
         ProxySettings settings = settingsOf(config);
+        this.settings.set(settings);
         this.router = new BackendRouter(registry::all, Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "tiproxy-router");
             t.setDaemon(true);
             return t;
-        }), () -> config.proxy().gracefulCloseConnTimeout());
+        }), () -> reloader.current().proxy().gracefulCloseConnTimeout());
         ObserverSettings observerSettings = ObserverSettings.defaults();
         if (!config.backend().serviceUser().isEmpty()) {
             observerSettings = observerSettings.withServiceAccount(config.backend().serviceUser(),
@@ -88,20 +110,25 @@ public final class TiProxyServer implements AutoCloseable {
             this.etcd = null;
             source = new StaticBackendSource(config.proxy().backends().stream().map(HostPort::toString).toList());
         }
+        this.staticSource = source instanceof StaticBackendSource s ? s : null;
         this.observer = new BackendObserver(source, new BackendHealthChecker(observerSettings), observerSettings);
         observer.setFailBackendList(config.proxy().failBackendList().stream().map(HostPort::toString).toList());
         this.observerSubscription = observer.subscribe(event -> router.update(observer.snapshot()));
+        this.metrics = new ProxyMetrics(this::sessionsPerBackend, this::backendHealth);
+        this.migrations = new MigrationStats(metrics);
         this.bossGroup = transport.newGroup(1, "tiproxy-accept");
         this.workerGroup = transport.newGroup(workerThreads(), "tiproxy-io");
         AccountHashes accounts = new AccountHashes(transport, config.backend().serviceUser(),
                 config.backend().servicePassword(), router::healthyBackends, BackendAddress::parse,
                 settings::backendTls);
         SessionContext context = new SessionContext(registry, router, transport, new GreetingCache(), accounts,
-                migrations, () -> settings);
+                migrations, this.settings::get);
         HostPort addr = config.proxy().addr();
         this.sqlListener = new SqlListener(new InetSocketAddress(addr.host(), addr.port()), context, bossGroup, workerGroup);
         List<ApiRoute> routes = new ArrayList<>();
         routes.add(new HealthRoute(this::health));
+        routes.add(new MetricsRoute(metrics::scrape));
+        routes.addAll(ConfigRoutes.create(reloader));
         routes.addAll(ProxyRoutes.create(router, registry, new ProxyRoutes.Drainer() {
             @Override
             public boolean drain(String addr, String reason) {
@@ -129,7 +156,41 @@ public final class TiProxyServer implements AutoCloseable {
                 TlsContexts.forServer(s.serverTls()), TlsContexts.forClient(s.sqlTls()), p.maxConnections());
     }
 
+    private Map<String, Integer> sessionsPerBackend() {
+        return router.backends().keySet().stream().collect(Collectors.toMap(b -> b, router::sessionCount));
+    }
+
+    private Map<String, Boolean> backendHealth() {
+        return router.backends().values().stream()
+                .collect(Collectors.toMap(b -> b.address(), b -> b.state().acceptsNewSessions()));
+    }
+
+    /** Applies a reloaded config: everything that can fail first, then the swaps. */
+    private void applyConfig(TiProxyConfig previous, TiProxyConfig next) throws SSLException {
+        ProxySettings nextSettings = settingsOf(next);
+        settings.set(nextSettings);
+        if (!previous.log().equals(next.log())) {
+            LoggingConfigurator.forSlf4j().apply(next.log());
+        }
+        if (staticSource != null && !previous.proxy().backends().equals(next.proxy().backends())) {
+            staticSource.update(next.proxy().backends().stream().map(HostPort::toString).toList());
+        }
+        if (!previous.proxy().failBackendList().equals(next.proxy().failBackendList())) {
+            observer.setFailBackendList(next.proxy().failBackendList().stream().map(HostPort::toString).toList());
+        }
+    }
+
+    /** The config in force now. */
+    public TiProxyConfig config() {
+        return reloader.current();
+    }
+
+    public ProxyMetrics metrics() {
+        return metrics;
+    }
+
     private HealthRoute.HealthStatus health() {
+        TiProxyConfig config = reloader.current();
         if (shuttingDown) {
             return new HealthRoute.HealthStatus(false, "shutting down", config.checksum());
         }
@@ -144,6 +205,14 @@ public final class TiProxyServer implements AutoCloseable {
         awaitFirstHealthyBackend();
         sqlListener.start();
         apiServer.start();
+        if (configFile != null) {
+            try {
+                watcher = ConfigWatcher.start(configFile, reloader.current(),
+                        next -> reloader.offer(next, configFile.toString()), ConfigWatcher.DEFAULT_POLL_INTERVAL);
+            } catch (IOException e) {
+                log.warn("cannot watch {} for changes ({}); use PUT /api/admin/config to reload", configFile, e.toString());
+            }
+        }
         if (etcd != null) {
             registerInTopology();
         }
@@ -213,13 +282,23 @@ public final class TiProxyServer implements AutoCloseable {
         return observer;
     }
 
-    /** Stops accepting, closes every session with a clear error, then stops the event loops. */
+    /**
+     * Graceful shutdown ({@link GracefulShutdown}: health 503, wait, stop accepting, sessions close at
+     * their next safe point or at the timeout), then stops everything else.
+     */
     @Override
     public void close() {
-        shuttingDown = true;
-        sqlListener.stopAccepting();
-        for (ClientConnection c : registry.all()) {
-            c.kill(MySqlError.shuttingDown(), ErrorSource.PROXY_SHUTDOWN);
+        TiProxyConfig config = reloader.current();
+        new GracefulShutdown<>(new GracefulShutdown.Steps<ClientConnection>(
+                () -> shuttingDown = true,
+                sqlListener::stopAccepting,
+                registry::all,
+                c -> c.closeWhenIdle(MySqlError.shuttingDown(), ErrorSource.PROXY_SHUTDOWN),
+                c -> c.kill(MySqlError.shuttingDown(), ErrorSource.PROXY_SHUTDOWN)),
+                config.proxy().gracefulWaitBeforeShutdown(), config.proxy().gracefulCloseConnTimeout(),
+                GracefulShutdown.Clock.SYSTEM).run();
+        if (watcher != null) {
+            watcher.close();
         }
         apiServer.close();
         if (registrar != null) {
@@ -233,6 +312,7 @@ public final class TiProxyServer implements AutoCloseable {
         router.close();
         workerGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
         bossGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+        metrics.close();
         log.info("TiProxy stopped");
     }
 }

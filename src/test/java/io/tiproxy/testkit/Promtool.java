@@ -34,6 +34,12 @@ public final class Promtool {
         return new Result(r.exitCode(), r.output());
     }
 
+    /** {@code promtool test rules FILE}: Prometheus' unit tests for alert rules. */
+    public static Result testRules(Path tests) {
+        Commands.Result r = Commands.run(List.of(binary(), "test", "rules", tests.toString()), null, Duration.ofSeconds(60));
+        return new Result(r.exitCode(), r.output());
+    }
+
     static String binary() {
         for (String candidate : List.of("/usr/bin/promtool", "/usr/local/bin/promtool")) {
             if (Files.isExecutable(Paths.get(candidate))) {

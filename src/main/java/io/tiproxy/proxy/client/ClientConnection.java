@@ -71,6 +71,9 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter
     /** Client packets that arrived while the session was being moved; replayed in order afterwards. */
     private final ArrayDeque<ByteBuf> held = new ArrayDeque<>();
     private SessionMigrator migrator;
+    /** Set by {@link #closeWhenIdle}: the error this session ends with at its next safe point. */
+    private MySqlError closeAtSafePoint;
+    private ErrorSource closeAtSafePointSource;
     private ChangeUserRewriter.ChangeUser changeUser;
     /** Told to the client at its next command: its backend died while a transaction was open. */
     private io.tiproxy.protocol.MySqlError deferredError;
@@ -388,6 +391,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter
             channel.flush();
             channel.read();
             backend.read();
+            closeIfAtSafePoint();
         }
     }
 
@@ -458,6 +462,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter
             backend.read();
         }
         migrator.onIdleCheck();
+        closeIfAtSafePoint();
     }
 
     @Override
@@ -590,6 +595,35 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter
             MySqlError error = MySqlError.cannotMove(backend.address(), backendState, why == null ? "no other backend" : why);
             failAndClose(tracker.isIdle() ? 0 : lastServerSeq + 1, error, ErrorSource.BACKEND_DRAINED);
         });
+    }
+
+    /**
+     * Closes the session at its next safe point: at once when no command is in flight and no
+     * transaction is open, else right after the response that ends the command or the transaction.
+     * The client is sent {@code reason} (an idle client reads it with its next command). A session
+     * still logging in is closed at once. Safe from any thread.
+     */
+    public void closeWhenIdle(MySqlError reason, ErrorSource source) {
+        if (channel == null) {
+            return;
+        }
+        channel.eventLoop().execute(() -> {
+            if (phase == Phase.HANDSHAKE) {
+                failAndClose(handshake.nextClientSequence(), reason, source);
+            } else if (phase == Phase.COMMAND) {
+                closeAtSafePoint = reason;
+                closeAtSafePointSource = source;
+                closeIfAtSafePoint();
+            }
+        });
+    }
+
+    private void closeIfAtSafePoint() {
+        if (closeAtSafePoint != null && phase == Phase.COMMAND && tracker.isIdle() && !tracker.inTransaction()
+                && !migrator.isMoving()) {
+            log.info("{}: closing at a safe point: {}", this, closeAtSafePoint.message());
+            failAndClose(0, closeAtSafePoint, closeAtSafePointSource);
+        }
     }
 
     /** {@link #notMigratableReason()} computed on the session's loop; safe from any thread. */

@@ -59,7 +59,7 @@ final class ApiRequestHandler extends SimpleChannelInboundHandler<FullHttpReques
         }
         if (lookup instanceof RouteTable.Found found) {
             ApiRequest apiRequest = new ApiRequest(request.method(), uri.path(), found.pathParams(), query,
-                    ByteBufUtil.getBytes(request.content()));
+                    ByteBufUtil.getBytes(request.content()), headersOf(request));
             return toHttpResponse(invoke(found.route(), apiRequest), false);
         }
         if (lookup instanceof RouteTable.MethodNotAllowed notAllowed) {
@@ -70,6 +70,14 @@ final class ApiRequestHandler extends SimpleChannelInboundHandler<FullHttpReques
             return response;
         }
         return toHttpResponse(ApiResponse.error(404, "no API at " + uri.path()), false);
+    }
+
+    /** The request's headers by name, first value of each. */
+    private static Map<String, String> headersOf(FullHttpRequest request) {
+        Map<String, String> headers = new java.util.HashMap<>();
+        request.headers().forEach(header -> headers.putIfAbsent(
+                header.getKey().toLowerCase(java.util.Locale.ROOT), header.getValue()));
+        return headers;
     }
 
     private static ApiResponse invoke(ApiRoute route, ApiRequest request) {
@@ -97,6 +105,7 @@ final class ApiRequestHandler extends SimpleChannelInboundHandler<FullHttpReques
     static FullHttpResponse toHttpResponse(ApiResponse api, boolean close) {
         FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
                 HttpResponseStatus.valueOf(api.status()), Unpooled.wrappedBuffer(api.body()));
+        api.headers().forEach(response.headers()::set);
         response.headers()
                 .set(HttpHeaderNames.CONTENT_TYPE, api.contentType())
                 .setInt(HttpHeaderNames.CONTENT_LENGTH, api.body().length);
