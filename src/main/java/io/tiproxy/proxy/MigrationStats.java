@@ -19,6 +19,31 @@ public final class MigrationStats implements SessionEvents {
         next.migrated(from, to, reason, success, millis);
     }
 
+    @Override
+    public void connectionOpened() {
+        next.connectionOpened();
+    }
+
+    @Override
+    public void connectionClosed(ErrorSource source) {
+        next.connectionClosed(source);
+    }
+
+    @Override
+    public void handshakeDone(String backend, long nanos) {
+        next.handshakeDone(backend, nanos);
+    }
+
+    @Override
+    public void queryDone(io.tiproxy.protocol.Command command, String backend, long nanos) {
+        next.queryDone(command, backend, nanos);
+    }
+
+    @Override
+    public void traffic(String backend, long fromBackend, long toBackend) {
+        next.traffic(backend, fromBackend, toBackend);
+    }
+
     public long succeeded() {
         return succeeded.get();
     }

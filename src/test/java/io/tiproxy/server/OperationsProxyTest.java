@@ -105,6 +105,11 @@ class OperationsProxyTest {
             c.createStatement().execute("SELECT 1");
             await().atMost(Duration.ofSeconds(10)).until(() ->
                     metrics(proxy).matches("(?s).*tiproxy_balance_migrate_total\\{[^}]*migrate_res=\"succeed\"[^}]*} 1.*"));
+            // sessions report connections, handshakes and queries as they happen
+            String m = metrics(proxy);
+            assertThat(m).containsPattern("tiproxy_server_create_connection_total(\\{[^}]*})? [1-9]");
+            assertThat(m).containsPattern("tiproxy_session_handshake_duration_seconds_count\\{backend=\"[^\"]+\"} [1-9]");
+            assertThat(m).containsPattern("tiproxy_session_query_total\\{backend=\"[^\"]+\",cmd_type=\"Query\"} [1-9]");
         } finally {
             proxy.close();
         }

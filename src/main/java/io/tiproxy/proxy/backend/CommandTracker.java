@@ -64,6 +64,11 @@ public final class CommandTracker {
         void onResponseEnd();
     }
 
+    /** Told when the response to a client command (not the proxy's own) ends. */
+    public interface CommandListener {
+        void onCommandDone(Command command, long startNanos);
+    }
+
     /** Told about every OK/EOF packet that carries session-state changes (CLIENT_SESSION_TRACK). */
     public interface SessionStateListener {
         /** @param p index of the OK payload (its 0x00 or 0xFE header byte), {@code len} its length */
@@ -81,6 +86,7 @@ public final class CommandTracker {
         final boolean cursorRequested;
         final byte[] prepareSql;
         ResponseListener listener;
+        final long startNanos = System.nanoTime();
         /** An EXECUTE naming a prepare in flight: its payload, to read parameter types once that completes. */
         byte[] unresolvedExecute;
         Phase phase;
@@ -106,6 +112,7 @@ public final class CommandTracker {
     private long lastPreparedId = -1;
     private int serverStatus = ServerStatus.SERVER_STATUS_AUTOCOMMIT;
     private SessionStateListener sessionStateListener;
+    private CommandListener commandListener;
     private boolean lastWasOk;
     private final Map<Long, byte[]> paramTypes = new HashMap<>();
 
@@ -116,6 +123,10 @@ public final class CommandTracker {
 
     public void setSessionStateListener(SessionStateListener listener) {
         this.sessionStateListener = listener;
+    }
+
+    public void setCommandListener(CommandListener listener) {
+        this.commandListener = listener;
     }
 
     // ---- client side -------------------------------------------------------------------------
@@ -498,7 +509,10 @@ public final class CommandTracker {
         if (status >= 0) {
             serverStatus = status;
         }
-        inFlight.poll();
+        InFlight done = inFlight.poll();
+        if (done != null && done.listener == null && commandListener != null) {
+            commandListener.onCommandDone(done.command, done.startNanos);
+        }
     }
 
     private void forget(long id) {

@@ -67,6 +67,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter
     private boolean clientFrameContinues;
     private int lastServerSeq;
     private boolean registered;
+    private long acceptedNanos;
     private boolean errPending;
     /** Client packets that arrived while the session was being moved; replayed in order afterwards. */
     private final ArrayDeque<ByteBuf> held = new ArrayDeque<>();
@@ -88,6 +89,8 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
         channel = ctx.channel();
+        acceptedNanos = System.nanoTime();
+        context.events().connectionOpened();
         connectionId = context.registry().nextConnectionId();
         if (!context.registry().tryRegister(connectionId, this, context.settings().maxConnections())) {
             log.warn("{}: refused, max-connections {} reached", this, context.settings().maxConnections());
@@ -130,6 +133,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter
         migrator = new SessionMigrator(this, strategy);
         attachBackend(authenticated);
         enableSessionTracking();
+        context.events().handshakeDone(backend.address(), System.nanoTime() - acceptedNanos);
         log.debug("{}: authenticated as {}", this, auth.user());
         backend.read();
         channel.read();
@@ -137,6 +141,8 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter
 
     CommandTracker newTracker() {
         CommandTracker t = new CommandTracker(Capabilities.has(backendCaps, Capabilities.CLIENT_DEPRECATE_EOF));
+        t.setCommandListener((command, start) ->
+                context.events().queryDone(command, backend.address(), System.nanoTime() - start));
         t.setSessionStateListener((buf, p, len) -> SessionTrackParser.parse(buf, p, len, state));
         return t;
     }
@@ -196,6 +202,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter
         }
         boolean wasCommand = phase == Phase.COMMAND;
         phase = Phase.CLOSED;
+        context.events().connectionClosed(source);
         if (handshakeTimer != null) {
             handshakeTimer.cancel(false);
         }
