@@ -35,6 +35,7 @@ import io.tiproxy.proxy.client.ClientConnection;
 import io.tiproxy.proxy.client.GreetingCache;
 import io.tiproxy.proxy.client.SessionContext;
 import io.tiproxy.proxy.net.Transport;
+import io.tiproxy.server.api.ApiAuth;
 import io.tiproxy.server.api.ApiRoute;
 import io.tiproxy.server.api.HealthRoute;
 import io.tiproxy.server.api.HttpApiServer;
@@ -118,9 +119,8 @@ public final class TiProxyServer implements AutoCloseable {
         this.migrations = new MigrationStats(metrics);
         this.bossGroup = transport.newGroup(1, "tiproxy-accept");
         this.workerGroup = transport.newGroup(workerThreads(), "tiproxy-io");
-        AccountHashes accounts = new AccountHashes(transport, config.backend().serviceUser(),
-                config.backend().servicePassword(), router::healthyBackends, BackendAddress::parse,
-                settings::backendTls);
+        AccountHashes accounts = new AccountHashes(transport, () -> reloader.current().backend(),
+                router::healthyBackends, BackendAddress::parse, () -> this.settings.get().backendTls());
         SessionContext context = new SessionContext(registry, router, transport, new GreetingCache(), accounts,
                 migrations, this.settings::get);
         HostPort addr = config.proxy().addr();
@@ -128,8 +128,13 @@ public final class TiProxyServer implements AutoCloseable {
         List<ApiRoute> routes = new ArrayList<>();
         routes.add(new HealthRoute(this::health));
         routes.add(new MetricsRoute(metrics::scrape));
-        routes.addAll(ConfigRoutes.create(reloader));
-        routes.addAll(ProxyRoutes.create(router, registry, new ProxyRoutes.Drainer() {
+        // health and /metrics stay open (load balancers, Prometheus); admin endpoints need credentials when set
+        ApiAuth auth = new ApiAuth(() -> {
+            var api = reloader.current().api();
+            return new ApiAuth.Credentials(api.user(), api.password(), api.token());
+        });
+        routes.addAll(auth.protect(ConfigRoutes.create(reloader)));
+        routes.addAll(auth.protect(ProxyRoutes.create(router, registry, new ProxyRoutes.Drainer() {
             @Override
             public boolean drain(String addr, String reason) {
                 return observer.drain(addr, reason);
@@ -139,8 +144,16 @@ public final class TiProxyServer implements AutoCloseable {
             public boolean undrain(String addr) {
                 return observer.undrain(addr);
             }
-        }));
+        })));
+        if (!config.api().protectsAdmin() && !isLoopback(config.api().addr().host())) {
+            log.warn("the HTTP API on {} is reachable beyond loopback without credentials: set api.user/api.password "
+                    + "or api.token to protect its admin endpoints", config.api().addr());
+        }
         this.apiServer = new HttpApiServer(config.api().addr(), routes);
+    }
+
+    private static boolean isLoopback(String host) {
+        return host.equals("127.0.0.1") || host.equals("::1") || host.equals("localhost") || host.startsWith("127.");
     }
 
     private static int workerThreads() {

@@ -18,6 +18,14 @@ public final class TestProxy implements AutoCloseable {
         this.server = server;
     }
 
+    /** A proxy like this one but with more keys in its api section (e.g. credentials); this one is closed. */
+    public TestProxy withApiYaml(String apiYaml) {
+        close();
+        return startYaml(lastYaml.replace("api:\n  addr: \"127.0.0.1:0\"\n", "api:\n  addr: \"127.0.0.1:0\"\n" + apiYaml));
+    }
+
+    private String lastYaml;
+
     /** Starts a proxy in front of {@code backends}; {@code extraYaml} adds sections (indented YAML lines). */
     public static TestProxy start(List<String> backends, String extraProxyYaml, String extraYaml) {
         String yaml = "proxy:\n"
@@ -27,11 +35,17 @@ public final class TestProxy implements AutoCloseable {
                 + "api:\n"
                 + "  addr: \"127.0.0.1:0\"\n"
                 + extraYaml;
+        return startYaml(yaml);
+    }
+
+    private static TestProxy startYaml(String yaml) {
         try {
             TiProxyConfig cfg = ConfigLoader.parse(yaml, "test-config");
             TiProxyServer server = new TiProxyServer(cfg);
             server.start();
-            return new TestProxy(server);
+            TestProxy p = new TestProxy(server);
+            p.lastYaml = yaml;
+            return p;
         } catch (Exception e) {
             throw new IllegalStateException("cannot start proxy with config:\n" + yaml, e);
         }

@@ -46,6 +46,9 @@ final class ConfigValidator {
     }
 
     private void checkApi(ApiConfig api, ProxyConfig proxy) {
+        if (api.user().isEmpty() != api.password().isEmpty()) {
+            problem(api.user().isEmpty() ? "api.password" : "api.user", "api.user and api.password are set together or not at all");
+        }
         HostPort a = api.addr();
         HostPort b = proxy.addr();
         boolean sameHost = a.host().equals(b.host()) || WILDCARD_HOSTS.contains(a.host())

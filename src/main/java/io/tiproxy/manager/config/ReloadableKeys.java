@@ -29,6 +29,7 @@ import java.util.Set;
  * <tr><td>{@code security.server-tls.*}, {@code security.sql-tls.*}</td>
  *     <td>for new connections (certificates re-read: this is how a renewed certificate is loaded)</td></tr>
  * <tr><td>{@code log.*} (level, encoder, log-file)</td><td>at once</td></tr>
+ * <tr><td>{@code api.user}, {@code api.password}, {@code api.token}</td><td>for the next API request</td></tr>
  * </table>
  *
  * <p>Not reloadable, need a restart: {@code proxy.addr}, {@code api.addr} (listeners are bound once),
@@ -48,6 +49,9 @@ public final class ReloadableKeys {
             "proxy.graceful-close-conn-timeout",
             "backend.service-user",
             "backend.service-password",
+            "api.user",
+            "api.password",
+            "api.token",
             "security.",
             "log.");
 

@@ -35,25 +35,25 @@ public final class AccountHashes {
     private record Entry(List<byte[]> hashes, long expiresAtNanos) {}
 
     private final Transport transport;
-    private final String serviceUser;
-    private final String servicePassword;
+    private final Supplier<io.tiproxy.manager.config.BackendConfig> account;
     private final Supplier<List<String>> backends;
     private final Function<String, InetSocketAddress> resolver;
     private final Supplier<SslContext> tls;
     private final Map<String, Entry> cache = new ConcurrentHashMap<>();
 
-    public AccountHashes(Transport transport, String serviceUser, String servicePassword, Supplier<List<String>> backends,
-                         Function<String, InetSocketAddress> resolver, Supplier<SslContext> tls) {
+    /** @param account the service account in force now (re-read for every lookup: hot-reloadable) */
+    public AccountHashes(Transport transport, Supplier<io.tiproxy.manager.config.BackendConfig> account,
+                         Supplier<List<String>> backends, Function<String, InetSocketAddress> resolver,
+                         Supplier<SslContext> tls) {
         this.transport = transport;
-        this.serviceUser = serviceUser;
-        this.servicePassword = servicePassword;
+        this.account = account;
         this.backends = backends;
         this.resolver = resolver;
         this.tls = tls;
     }
 
     public boolean configured() {
-        return serviceUser != null && !serviceUser.isEmpty();
+        return !account.get().serviceUser().isEmpty();
     }
 
     /** The stored native-password hashes of every account named {@code user} (any host). */
@@ -80,8 +80,9 @@ public final class AccountHashes {
             return;
         }
         String addr = candidates.get(i);
-        BackendAuthenticator.LoginRequest req = new BackendAuthenticator.LoginRequest(serviceUser, null, 33, SERVICE_CAPS,
-                null, Credential.ofPassword(servicePassword));
+        var service = account.get();
+        BackendAuthenticator.LoginRequest req = new BackendAuthenticator.LoginRequest(service.serviceUser(), null, 33,
+                SERVICE_CAPS, null, Credential.ofPassword(service.servicePassword()));
         BackendAuthenticator.login(loop, transport, addr, resolver.apply(addr), Duration.ofSeconds(5), tls.get(), req)
                 .addListener(f -> {
                     if (!f.isSuccess()) {
