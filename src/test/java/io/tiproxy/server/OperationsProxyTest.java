@@ -110,6 +110,8 @@ class OperationsProxyTest {
             assertThat(m).containsPattern("tiproxy_server_create_connection_total(\\{[^}]*})? [1-9]");
             assertThat(m).containsPattern("tiproxy_session_handshake_duration_seconds_count\\{backend=\"[^\"]+\"} [1-9]");
             assertThat(m).containsPattern("tiproxy_session_query_total\\{backend=\"[^\"]+\",cmd_type=\"Query\"} [1-9]");
+            assertThat(m).containsPattern("tiproxy_traffic_inbound_bytes\\{backend=\"[^\"]+\"} [1-9]");
+            assertThat(m).containsPattern("tiproxy_traffic_outbound_bytes\\{backend=\"[^\"]+\"} [1-9]");
         } finally {
             proxy.close();
         }

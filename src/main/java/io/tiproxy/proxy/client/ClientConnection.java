@@ -68,6 +68,9 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter
     private int lastServerSeq;
     private boolean registered;
     private long acceptedNanos;
+    /** Bytes relayed since the last report to the metrics (reported as each command completes). */
+    private long bytesFromBackend;
+    private long bytesToBackend;
     private boolean errPending;
     /** Client packets that arrived while the session was being moved; replayed in order afterwards. */
     private final ArrayDeque<ByteBuf> held = new ArrayDeque<>();
@@ -141,8 +144,12 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter
 
     CommandTracker newTracker() {
         CommandTracker t = new CommandTracker(Capabilities.has(backendCaps, Capabilities.CLIENT_DEPRECATE_EOF));
-        t.setCommandListener((command, start) ->
-                context.events().queryDone(command, backend.address(), System.nanoTime() - start));
+        t.setCommandListener((command, start) -> {
+            context.events().queryDone(command, backend.address(), System.nanoTime() - start);
+            context.events().traffic(backend.address(), bytesFromBackend, bytesToBackend);
+            bytesFromBackend = 0;
+            bytesToBackend = 0;
+        });
         t.setSessionStateListener((buf, p, len) -> SessionTrackParser.parse(buf, p, len, state));
         return t;
     }
@@ -254,6 +261,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter
     }
 
     private void onClientCommandPacket(ByteBuf packet) {
+        bytesToBackend += packet.readableBytes();
         boolean continuation = clientFrameContinues;
         clientFrameContinues = Packets.payloadLength(packet) == Wire.MAX_PAYLOAD;
         if (continuation) {
@@ -456,6 +464,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter
             packet.release();
             return;
         }
+        bytesFromBackend += packet.readableBytes();
         channel.write(packet, channel.voidPromise());
     }
 
