@@ -186,6 +186,56 @@ class MigrationTest {
     }
 
     @Test
+    void aSessionWithAnOpenCursorMovesAfterTheLastRow() throws Exception {
+        String url = proxy.mysqlUrl("useServerPrepStmts=true&useCursorFetch=true&defaultFetchSize=5");
+        try (Connection c = DriverManager.getConnection(url, TestAccounts.APP_USER, TestAccounts.APP_PASSWORD);
+             PreparedStatement ps = c.prepareStatement("SELECT seq FROM seq_1_to_40")) {
+            long before = serverId(c);
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next(); // the cursor is open: 5 rows fetched, 35 left on the server
+                assertThat(proxy.api("POST", "/api/debug/redirect").status()).isEqualTo(200);
+                Thread.sleep(300);
+                int n = 1;
+                while (rs.next()) {
+                    n++;
+                }
+                assertThat(n).isEqualTo(40);
+            }
+            assertThat(proxy.api("GET", "/api/sessions").status()).isEqualTo(200);
+            // the fetches all went to the backend that holds the cursor; the move happens after the last row
+            await().atMost(Duration.ofSeconds(10)).until(() -> serverId(c) != before);
+        }
+    }
+
+    @Test
+    void theMariadbCliSessionMovesWithItsState() throws Exception {
+        ProcessBuilder pb = new ProcessBuilder("mariadb", "--no-defaults", "-h127.0.0.1", "-P" + proxy.port(),
+                "-u" + TestAccounts.APP_USER, "-p" + TestAccounts.APP_PASSWORD, "--batch", "--skip-column-names",
+                "--unbuffered", TestAccounts.DATABASE).redirectErrorStream(true);
+        Process cli = pb.start();
+        try (var in = new java.io.BufferedReader(new java.io.InputStreamReader(cli.getInputStream()));
+             var out = new java.io.PrintWriter(cli.getOutputStream(), true)) {
+            out.println("SET @cli = 'kept', time_zone = '+05:00'; SELECT @@server_id;");
+            long before = Long.parseLong(in.readLine().trim());
+            long after = before;
+            for (int i = 0; i < 50 && after == before; i++) {
+                proxy.api("POST", "/api/debug/redirect");
+                Thread.sleep(100);
+                out.println("SELECT @@server_id;");
+                after = Long.parseLong(in.readLine().trim());
+            }
+            assertThat(after).isNotEqualTo(before);
+            out.println("SELECT CONCAT(@cli, ' ', @@time_zone);");
+            assertThat(in.readLine()).isEqualTo("kept +05:00");
+            out.println("quit");
+        } finally {
+            if (!cli.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)) {
+                cli.destroyForcibly();
+            }
+        }
+    }
+
+    @Test
     void mysqlConnectorCachedServerStatementsKeepWorking() throws Exception {
         String url = proxy.mysqlUrl("useServerPrepStmts=true&cachePrepStmts=true");
         try (Connection c = DriverManager.getConnection(url, TestAccounts.APP_USER, TestAccounts.APP_PASSWORD)) {
