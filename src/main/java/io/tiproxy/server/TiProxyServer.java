@@ -112,10 +112,11 @@ public final class TiProxyServer implements AutoCloseable {
             source = new StaticBackendSource(config.proxy().backends().stream().map(HostPort::toString).toList());
         }
         this.staticSource = source instanceof StaticBackendSource s ? s : null;
-        this.observer = new BackendObserver(source, new BackendHealthChecker(observerSettings), observerSettings);
+        this.metrics = new ProxyMetrics(this::sessionsPerBackend, this::backendHealth);
+        this.observer = new BackendObserver(source,
+                new MeasuredHealthChecker(new BackendHealthChecker(observerSettings), metrics), observerSettings);
         observer.setFailBackendList(config.proxy().failBackendList().stream().map(HostPort::toString).toList());
         this.observerSubscription = observer.subscribe(event -> router.update(observer.snapshot()));
-        this.metrics = new ProxyMetrics(this::sessionsPerBackend, this::backendHealth);
         this.migrations = new MigrationStats(metrics);
         this.bossGroup = transport.newGroup(1, "tiproxy-accept");
         this.workerGroup = transport.newGroup(workerThreads(), "tiproxy-io");

@@ -112,6 +112,7 @@ class OperationsProxyTest {
             assertThat(m).containsPattern("tiproxy_session_query_total\\{backend=\"[^\"]+\",cmd_type=\"Query\"} [1-9]");
             assertThat(m).containsPattern("tiproxy_traffic_inbound_bytes\\{backend=\"[^\"]+\"} [1-9]");
             assertThat(m).containsPattern("tiproxy_traffic_outbound_bytes\\{backend=\"[^\"]+\"} [1-9]");
+            assertThat(m).containsPattern("tiproxy_backend_ping_duration_seconds\\{backend=\"[^\"]+\"} [0-9.E-]*[1-9]");
         } finally {
             proxy.close();
         }
