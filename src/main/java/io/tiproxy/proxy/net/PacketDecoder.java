@@ -40,6 +40,8 @@ public final class PacketDecoder extends ByteToMessageDecoder {
     private Inspector inspector;
     /** Run mode: the previous frame had a full 16 MiB payload, so the next one continues the same logical packet. */
     private boolean continuation;
+    /** Run mode: the logical packet being continued was dropped or replaced, so its other frames go too. */
+    private boolean skipContinuation;
 
     public PacketDecoder(int maxPayload) {
         this.maxPayload = maxPayload;
@@ -83,7 +85,13 @@ public final class PacketDecoder extends ByteToMessageDecoder {
             if (end - pos - Wire.HEADER_SIZE < len) {
                 break;
             }
-            ByteBuf action = continuation ? null : inspector.inspect(in, pos);
+            ByteBuf action;
+            if (continuation) {
+                action = skipContinuation ? DROP : null;
+            } else {
+                action = inspector.inspect(in, pos);
+                skipContinuation = action != null;
+            }
             continuation = len == Wire.MAX_PAYLOAD;
             int next = pos + Wire.HEADER_SIZE + len;
             if (action != null) {

@@ -10,7 +10,6 @@ import io.netty.handler.codec.DecoderException;
 import io.tiproxy.protocol.MalformedPacketException;
 import io.tiproxy.protocol.PacketBytes;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
@@ -335,8 +334,6 @@ class PacketDecoderTest {
     }
 
     @Test
-    @Disabled("bug: DROP (or a replacement) applies only to the first 0xFFFFFF frame of a logical packet; its "
-            + "continuation frames are still forwarded")
     void droppingAPacketOf16MiBOrMoreDropsAllItsFrames() {
         PacketDecoder decoder = new PacketDecoder(MAX);
         decoder.setInspector((buf, start) -> buf.getUnsignedMediumLE(start) == MAX ? PacketDecoder.DROP : null);
