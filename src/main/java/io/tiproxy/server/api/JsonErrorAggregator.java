@@ -1,6 +1,5 @@
 package io.tiproxy.server.api;
 
-import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http.HttpMessage;
 import io.netty.handler.codec.http.HttpObjectAggregator;
@@ -8,9 +7,11 @@ import io.netty.handler.codec.http.HttpRequest;
 
 /**
  * Netty's aggregator, but a body over the limit gets the API's JSON error (413) and the connection
- * is closed, since the rest of the body may still be on its way.
+ * is closed a moment later: the aggregator discards the rest of the body meanwhile (a lingering close),
+ * so a client still uploading reads the 413 instead of a connection reset.
  */
 final class JsonErrorAggregator extends HttpObjectAggregator {
+    private static final long LINGER_MILLIS = 2000;
     private final int maxContentLength;
 
     JsonErrorAggregator(int maxContentLength) {
@@ -25,6 +26,7 @@ final class JsonErrorAggregator extends HttpObjectAggregator {
             return;
         }
         ApiResponse response = ApiResponse.error(413, "request body is larger than " + maxContentLength + " bytes");
-        ctx.writeAndFlush(ApiRequestHandler.toHttpResponse(response, true)).addListener(ChannelFutureListener.CLOSE);
+        ctx.writeAndFlush(ApiRequestHandler.toHttpResponse(response, true)).addListener(f ->
+                ctx.executor().schedule(() -> ctx.close(), LINGER_MILLIS, java.util.concurrent.TimeUnit.MILLISECONDS));
     }
 }
