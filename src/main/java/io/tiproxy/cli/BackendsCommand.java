@@ -51,6 +51,18 @@ final class BackendsCommand implements Runnable {
         }
     }
 
+    /** POST (drain) or DELETE (undrain) of a backend's drain resource, then the API's JSON or a short line. */
+    static void callDrain(CtlClient client, PrintWriter out, boolean json, String method, String addr, String done)
+            throws CtlClient.ApiError, CtlClient.CannotConnect {
+        CtlClient.Response response = client.send(method, "/api/backends/" + CtlClient.segment(addr) + "/drain",
+                null, null, false);
+        if (json) {
+            CtlCommand.printRaw(out, response.body());
+        } else {
+            out.println(done + addr);
+        }
+    }
+
     /** No new sessions go to the backend and its sessions move away. */
     @Command(mixinStandardHelpOptions = true, name = "drain", description = "Send no new sessions to a backend and move its sessions away.")
     static final class Drain extends CtlCommand {
@@ -59,13 +71,7 @@ final class BackendsCommand implements Runnable {
 
         @Override
         void execute(CtlClient client, PrintWriter out, boolean json) throws CtlClient.ApiError, CtlClient.CannotConnect {
-            CtlClient.Response response = client.send("POST", "/api/backends/" + CtlClient.segment(addr) + "/drain",
-                    null, null, false);
-            if (json) {
-                printRaw(out, response.body());
-            } else {
-                out.println("draining " + addr);
-            }
+            callDrain(client, out, json, "POST", addr, "draining ");
         }
     }
 
@@ -77,13 +83,7 @@ final class BackendsCommand implements Runnable {
 
         @Override
         void execute(CtlClient client, PrintWriter out, boolean json) throws CtlClient.ApiError, CtlClient.CannotConnect {
-            CtlClient.Response response = client.send("DELETE", "/api/backends/" + CtlClient.segment(addr) + "/drain",
-                    null, null, false);
-            if (json) {
-                printRaw(out, response.body());
-            } else {
-                out.println("undrained " + addr);
-            }
+            callDrain(client, out, json, "DELETE", addr, "undrained ");
         }
     }
 }
