@@ -17,6 +17,7 @@ import io.tiproxy.discovery.TopologyPaths;
 import io.tiproxy.discovery.TopologyRegistrar;
 import io.tiproxy.manager.config.ConfigReloader;
 import io.tiproxy.manager.config.ConfigWatcher;
+import io.tiproxy.manager.config.HealthCheckConfig;
 import io.tiproxy.manager.config.HostPort;
 import io.tiproxy.manager.config.TiProxyConfig;
 import io.tiproxy.manager.logging.LoggingConfigurator;
@@ -98,7 +99,9 @@ public final class TiProxyServer implements AutoCloseable {
             t.setDaemon(true);
             return t;
         }), () -> reloader.current().proxy().gracefulCloseConnTimeout());
-        ObserverSettings observerSettings = ObserverSettings.defaults();
+        HealthCheckConfig health = config.healthCheck();
+        ObserverSettings observerSettings = new ObserverSettings(health.interval(), health.timeout(),
+                health.failThreshold(), health.recoverThreshold(), "", "");
         if (!config.backend().serviceUser().isEmpty()) {
             observerSettings = observerSettings.withServiceAccount(config.backend().serviceUser(),
                     config.backend().servicePassword());

@@ -10,17 +10,21 @@ import java.util.Objects;
  *
  * @param serviceUser     account name; empty means no service account
  * @param servicePassword its password
+ * @param proxyProtocol   whether the proxy opens each backend connection with a PROXY protocol header
+ *                        carrying the client's address (the backend must trust the proxy for it)
  */
-public record BackendConfig(String serviceUser, @ConfigKey(render = Rendering.MASKED) String servicePassword) {
+public record BackendConfig(String serviceUser, @ConfigKey(render = Rendering.MASKED) String servicePassword,
+                            ProxyProtocol proxyProtocol) {
 
     public BackendConfig {
         Objects.requireNonNull(serviceUser, "serviceUser");
         Objects.requireNonNull(servicePassword, "servicePassword");
+        Objects.requireNonNull(proxyProtocol, "proxyProtocol");
     }
 
     /** The section's values when the file does not set them. */
     public static BackendConfig defaults() {
-        return new BackendConfig("", "");
+        return new BackendConfig("", "", ProxyProtocol.NONE);
     }
 
     /** True when a service account is configured. */
@@ -31,6 +35,6 @@ public record BackendConfig(String serviceUser, @ConfigKey(render = Rendering.MA
     @Override
     public String toString() {
         return "BackendConfig[serviceUser=" + serviceUser + ", servicePassword="
-                + (servicePassword.isEmpty() ? "" : "******") + "]";
+                + (servicePassword.isEmpty() ? "" : "******") + ", proxyProtocol=" + proxyProtocol + "]";
     }
 }

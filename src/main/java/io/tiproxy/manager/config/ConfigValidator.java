@@ -25,7 +25,11 @@ final class ConfigValidator {
         ConfigValidator validator = new ConfigValidator();
         validator.checkProxy(config.proxy(), config.security().sqlTls());
         validator.checkApi(config.api(), config.proxy());
+        validator.checkBackend(config.backend());
+        validator.checkHealthCheck(config.healthCheck());
+        validator.checkBalance(config.balance());
         validator.checkServerTls(config.security().serverTls());
+        validator.checkServerHttpTls(config.security().serverHttpTls());
         validator.checkSqlTls(config.security().sqlTls());
         validator.checkLog(config.log().logFile());
         return List.copyOf(validator.problems);
@@ -38,6 +42,12 @@ final class ConfigValidator {
         if (proxy.proxyProtocol() != ProxyProtocol.NONE) {
             // refuse rather than silently ignore: a PROXY header would be read as a handshake and fail every login
             problem("proxy.proxy-protocol", "PROXY protocol is not supported yet; leave it \"\"");
+        }
+        if (proxy.idleTimeout().isNegative()) {
+            problem("proxy.idle-timeout", "must be 0 (never) or more, got " + proxy.idleTimeout());
+        }
+        if (proxy.maxHeapUsagePercent() < 0 || proxy.maxHeapUsagePercent() > 100) {
+            problem("proxy.max-heap-usage-percent", "must be 0 (no guard) to 100, got " + proxy.maxHeapUsagePercent());
         }
         if (proxy.requireBackendTls() && !sqlTls.enabledAsClient()) {
             problem("proxy.require-backend-tls",
@@ -56,6 +66,43 @@ final class ConfigValidator {
         if (a.port() != 0 && a.port() == b.port() && sameHost) {
             problem("api.addr", "\"" + a + "\" clashes with proxy.addr \"" + b + "\"");
         }
+    }
+
+    private void checkBackend(BackendConfig backend) {
+        if (backend.proxyProtocol() != ProxyProtocol.NONE) {
+            problem("backend.proxy-protocol", "PROXY protocol is not supported yet; leave it \"\"");
+        }
+    }
+
+    private void checkHealthCheck(HealthCheckConfig health) {
+        if (health.interval().isNegative()) {
+            problem("health-check.interval", "must be 0 (no checks) or more, got " + health.interval());
+        }
+        if (health.timeout().isNegative() || health.timeout().isZero()) {
+            problem("health-check.timeout", "must be more than 0, got " + health.timeout());
+        }
+        if (health.failThreshold() < 1) {
+            problem("health-check.fail-threshold", "must be at least 1, got " + health.failThreshold());
+        }
+        if (health.recoverThreshold() < 1) {
+            problem("health-check.recover-threshold", "must be at least 1, got " + health.recoverThreshold());
+        }
+    }
+
+    private void checkBalance(BalanceConfig balance) {
+        if (balance.minGap() < 1) {
+            problem("balance.min-gap", "must be at least 1, got " + balance.minGap());
+        }
+        if (balance.maxMovesPerSecond() < 0) {
+            problem("balance.max-moves-per-second", "must be 0 (no rebalancing) or more, got "
+                    + balance.maxMovesPerSecond());
+        }
+    }
+
+    private void checkServerHttpTls(TlsConfig tls) {
+        String path = "security.server-http-tls";
+        checkCertificatePair(tls, path);
+        checkFiles(tls, path);
     }
 
     private void checkServerTls(TlsConfig tls) {

@@ -18,7 +18,10 @@ import java.util.Objects;
  * @param failBackendList            backends to drain (no new sessions; existing ones move away)
  * @param requireBackendTls          refuse backends that do not offer TLS
  * @param proxyProtocol              whether clients send a PROXY protocol header
+ * @param proxyProtocolNetworks      source networks (CIDR) allowed to send a PROXY header; others may not
  * @param serverVersion              version string shown to clients; empty means the backend's own
+ * @param idleTimeout                close a client session idle (outside a transaction) this long; 0: never
+ * @param maxHeapUsagePercent        refuse new connections while heap use is above this percent; 0: never
  */
 public record ProxyConfig(
         HostPort addr,
@@ -31,7 +34,10 @@ public record ProxyConfig(
         List<HostPort> failBackendList,
         boolean requireBackendTls,
         ProxyProtocol proxyProtocol,
-        String serverVersion) {
+        List<String> proxyProtocolNetworks,
+        String serverVersion,
+        Duration idleTimeout,
+        int maxHeapUsagePercent) {
 
     public ProxyConfig {
         Objects.requireNonNull(addr, "addr");
@@ -42,14 +48,16 @@ public record ProxyConfig(
         Objects.requireNonNull(gracefulCloseConnTimeout, "gracefulCloseConnTimeout");
         failBackendList = List.copyOf(failBackendList);
         Objects.requireNonNull(proxyProtocol, "proxyProtocol");
+        proxyProtocolNetworks = List.copyOf(proxyProtocolNetworks);
         Objects.requireNonNull(serverVersion, "serverVersion");
+        Objects.requireNonNull(idleTimeout, "idleTimeout");
     }
 
     /** The section's values when the file does not set them. */
     public static ProxyConfig defaults() {
         return new ProxyConfig(new HostPort("0.0.0.0", 6000), List.of(), List.of(), 0,
                 Duration.ofSeconds(15), Duration.ZERO, Duration.ofSeconds(15), List.of(), false,
-                ProxyProtocol.NONE, "");
+                ProxyProtocol.NONE, List.of(), "", Duration.ZERO, 90);
     }
 
     /** True when backends come from PD (TiDB topology) rather than the static {@link #backends} list. */

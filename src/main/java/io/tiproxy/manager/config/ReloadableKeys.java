@@ -21,6 +21,11 @@ import java.util.Set;
  * <tr><td>{@code proxy.max-connections}</td><td>for new connections (existing ones stay)</td></tr>
  * <tr><td>{@code proxy.handshake-timeout}</td><td>for new connections</td></tr>
  * <tr><td>{@code proxy.server-version}</td><td>for new connections</td></tr>
+ * <tr><td>{@code proxy.proxy-protocol-networks}</td><td>for new connections</td></tr>
+ * <tr><td>{@code proxy.idle-timeout}</td><td>at once, for every session</td></tr>
+ * <tr><td>{@code proxy.max-heap-usage-percent}</td><td>for new connections</td></tr>
+ * <tr><td>{@code health-check.*}</td><td>from each backend's next check</td></tr>
+ * <tr><td>{@code balance.*}</td><td>from the next rebalancing round</td></tr>
  * <tr><td>{@code proxy.require-backend-tls}</td><td>for new backend connections</td></tr>
  * <tr><td>{@code proxy.graceful-wait-before-shutdown}, {@code proxy.graceful-close-conn-timeout}</td>
  *     <td>at the next shutdown</td></tr>
@@ -34,7 +39,7 @@ import java.util.Set;
  *
  * <p>Not reloadable, need a restart: {@code proxy.addr}, {@code api.addr} (listeners are bound once),
  * {@code proxy.pd-addrs} (the discovery source is chosen once), {@code proxy.proxy-protocol} (part
- * of the listener's pipeline). A key added to the config later is not reloadable until listed here.
+ * of the listener's pipeline), {@code backend.proxy-protocol}. A key added to the config later is not reloadable until listed here.
  */
 public final class ReloadableKeys {
     /** Exact key paths, or section prefixes ending in '.' covering every key below them. */
@@ -44,6 +49,11 @@ public final class ReloadableKeys {
             "proxy.max-connections",
             "proxy.handshake-timeout",
             "proxy.server-version",
+            "proxy.proxy-protocol-networks",
+            "proxy.idle-timeout",
+            "proxy.max-heap-usage-percent",
+            "health-check.",
+            "balance.",
             "proxy.require-backend-tls",
             "proxy.graceful-wait-before-shutdown",
             "proxy.graceful-close-conn-timeout",

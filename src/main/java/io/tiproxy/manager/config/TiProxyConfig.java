@@ -8,12 +8,15 @@ import java.util.Objects;
  * see one change under them.
  */
 public record TiProxyConfig(ProxyConfig proxy, ApiConfig api, BackendConfig backend,
+                            HealthCheckConfig healthCheck, BalanceConfig balance,
                             SecurityConfig security, LogConfig log) {
 
     public TiProxyConfig {
         Objects.requireNonNull(proxy, "proxy");
         Objects.requireNonNull(api, "api");
         Objects.requireNonNull(backend, "backend");
+        Objects.requireNonNull(healthCheck, "healthCheck");
+        Objects.requireNonNull(balance, "balance");
         Objects.requireNonNull(security, "security");
         Objects.requireNonNull(log, "log");
     }
@@ -21,7 +24,7 @@ public record TiProxyConfig(ProxyConfig proxy, ApiConfig api, BackendConfig back
     /** The configuration an empty file gives. */
     public static TiProxyConfig defaults() {
         return new TiProxyConfig(ProxyConfig.defaults(), ApiConfig.defaults(), BackendConfig.defaults(),
-                SecurityConfig.defaults(), LogConfig.defaults());
+                HealthCheckConfig.defaults(), BalanceConfig.defaults(), SecurityConfig.defaults(), LogConfig.defaults());
     }
 
     /**

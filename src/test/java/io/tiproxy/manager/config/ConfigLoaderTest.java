@@ -41,8 +41,8 @@ class ConfigLoaderTest {
         TiProxyConfig defaults = TiProxyConfig.defaults();
         assertThat(config).isEqualTo(new TiProxyConfig(new ProxyConfig(defaults.proxy().addr(), List.of(),
                 config.proxy().backends(), 0, Duration.ofSeconds(15), Duration.ZERO, Duration.ofSeconds(15),
-                List.of(), false, ProxyProtocol.NONE, ""), defaults.api(), defaults.backend(),
-                defaults.security(), defaults.log()));
+                List.of(), false, ProxyProtocol.NONE, List.of(), "", Duration.ZERO, 90), defaults.api(),
+                defaults.backend(), defaults.healthCheck(), defaults.balance(), defaults.security(), defaults.log()));
     }
 
     @Test
@@ -92,7 +92,7 @@ class ConfigLoaderTest {
         assertThat(config.proxy().failBackendList()).containsExactly(new HostPort("127.0.0.1", 13307));
         assertThat(config.proxy().proxyProtocol()).isEqualTo(ProxyProtocol.NONE);
         assertThat(config.proxy().serverVersion()).isEqualTo("8.0.11-proxy");
-        assertThat(config.backend()).isEqualTo(new BackendConfig("svc", "123456"));
+        assertThat(config.backend()).isEqualTo(new BackendConfig("svc", "123456", ProxyProtocol.NONE));
         assertThat(config.security().sqlTls().enabledAsClient()).isTrue();
         assertThat(config.security().sqlTls().minTlsVersion()).isEqualTo(TlsVersion.TLS_1_3);
         assertThat(config.log().level()).isEqualTo(LogLevel.DEBUG);
@@ -126,9 +126,9 @@ class ConfigLoaderTest {
                 .isEqualTo("conf/test.yaml:4: proxy.max-conections: unknown key (known keys: addr, pd-addrs, "
                         + "backends, max-connections, handshake-timeout, graceful-wait-before-shutdown, "
                         + "graceful-close-conn-timeout, fail-backend-list, require-backend-tls, proxy-protocol, "
-                        + "server-version)");
+                        + "proxy-protocol-networks, server-version, idle-timeout, max-heap-usage-percent)");
         assertThat(errorOf("api:", "  addr: \"0.0.0.0:3080\"", "metrics: {}"))
-                .isEqualTo("conf/test.yaml:3: metrics: unknown key (known keys: proxy, api, backend, security, log)");
+                .isEqualTo("conf/test.yaml:3: metrics: unknown key (known keys: proxy, api, backend, health-check, balance, security, log)");
         assertThat(errorOf("security:", "  server-tls:", "    cert: \"\"", "    certt: x"))
                 .startsWith("conf/test.yaml:4: security.server-tls.certt: unknown key (known keys: cert, key, ca,");
     }
@@ -185,6 +185,23 @@ class ConfigLoaderTest {
                 .isEqualTo("conf/test.yaml:3: proxy.max-connections: must be 0 (no limit) or more, got -1");
         assertThat(errorOf("log:", "  log-file:", "    max-size: 0"))
                 .isEqualTo("conf/test.yaml:3: log.log-file.max-size: must be at least 1 (MiB), got 0");
+        assertThat(errorOf("proxy:", "  max-heap-usage-percent: 101"))
+                .isEqualTo("conf/test.yaml:2: proxy.max-heap-usage-percent: must be 0 (no guard) to 100, got 101");
+        assertThat(errorOf("health-check:", "  interval: 1s", "  fail-threshold: 0"))
+                .isEqualTo("conf/test.yaml:3: health-check.fail-threshold: must be at least 1, got 0");
+        assertThat(errorOf("health-check:", "  timeout: 0"))
+                .isEqualTo("conf/test.yaml:2: health-check.timeout: must be more than 0, got PT0S");
+        assertThat(errorOf("balance:", "  min-gap: 0"))
+                .isEqualTo("conf/test.yaml:2: balance.min-gap: must be at least 1, got 0");
+    }
+
+    @Test
+    void healthCheckAndBalanceSectionsBind() throws Exception {
+        TiProxyConfig config = parse("health-check:", "  interval: 500ms", "  timeout: 1s", "  fail-threshold: 3",
+                "  recover-threshold: 2", "balance:", "  min-gap: 5", "  max-moves-per-second: 0");
+        assertThat(config.healthCheck()).isEqualTo(new HealthCheckConfig(Duration.ofMillis(500),
+                Duration.ofSeconds(1), 3, 2));
+        assertThat(config.balance()).isEqualTo(new BalanceConfig(5, 0));
     }
 
     @Test

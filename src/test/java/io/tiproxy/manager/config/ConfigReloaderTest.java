@@ -105,6 +105,7 @@ class ConfigReloaderTest {
                 .filter(key -> !ReloadableKeys.isReloadable(key)).toList();
 
         // a new key lands here until someone decides whether it can be reloaded
-        assertThat(Set.copyOf(restart)).isEqualTo(Set.of("proxy.addr", "proxy.pd-addrs", "proxy.proxy-protocol", "api.addr"));
+        assertThat(Set.copyOf(restart)).isEqualTo(Set.of("proxy.addr", "proxy.pd-addrs", "proxy.proxy-protocol", "api.addr",
+                "backend.proxy-protocol"));
     }
 }
