@@ -19,6 +19,7 @@ import io.tiproxy.manager.config.ConfigReloader;
 import io.tiproxy.manager.config.ConfigWatcher;
 import io.tiproxy.manager.config.HealthCheckConfig;
 import io.tiproxy.manager.config.HostPort;
+import io.tiproxy.manager.config.ProxyProtocol;
 import io.tiproxy.manager.config.TiProxyConfig;
 import io.tiproxy.manager.logging.LoggingConfigurator;
 import io.tiproxy.manager.metrics.ProxyMetrics;
@@ -170,7 +171,9 @@ public final class TiProxyServer implements AutoCloseable {
         var s = config.security();
         return new ProxySettings(p.handshakeTimeout(), Duration.ofSeconds(5), p.serverVersion(),
                 s.serverTls().require(), p.requireBackendTls(),
-                TlsContexts.forServer(s.serverTls()), TlsContexts.forClient(s.sqlTls()), p.maxConnections());
+                TlsContexts.forServer(s.serverTls()), TlsContexts.forClient(s.sqlTls()), p.maxConnections(),
+                p.idleTimeout(), p.maxHeapUsagePercent(), p.proxyProtocol() == ProxyProtocol.V2,
+                p.proxyProtocolNetworks(), config.backend().proxyProtocol() == ProxyProtocol.V2);
     }
 
     private Map<String, Integer> sessionsPerBackend() {
