@@ -58,11 +58,23 @@ final class CtlClient {
      * @param authorization value of the Authorization header, or null to send none
      */
     CtlClient(String host, int port, String authorization, Duration timeout) {
+        this(host, port, authorization, timeout, null);
+    }
+
+    /**
+     * @param tls HTTPS settings, or null for plain HTTP
+     * @throws IllegalArgumentException when a TLS file cannot be read
+     */
+    CtlClient(String host, int port, String authorization, Duration timeout, CtlTls tls) {
         String hostPart = host.indexOf(':') >= 0 && !host.startsWith("[") ? "[" + host + "]" : host;
-        this.base = "http://" + hostPart + ":" + port;
+        this.base = (tls == null ? "http://" : "https://") + hostPart + ":" + port;
         this.authorization = authorization;
         this.timeout = timeout;
-        this.http = HttpClient.newBuilder().connectTimeout(timeout).build();
+        HttpClient.Builder builder = HttpClient.newBuilder().connectTimeout(timeout);
+        if (tls != null) {
+            builder.sslContext(tls.sslContext());
+        }
+        this.http = builder.build();
     }
 
     static String basicAuthorization(String user, String password) {

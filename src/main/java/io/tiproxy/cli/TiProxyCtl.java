@@ -66,6 +66,26 @@ public final class TiProxyCtl implements Runnable {
             converter = DurationConverter.class, description = "give up on the API after this long (default: ${DEFAULT-VALUE})")
     Duration timeout;
 
+    @Option(names = "--ca", scope = ScopeType.INHERIT, paramLabel = "FILE",
+            description = "CA bundle (PEM) to verify the API's certificate with; implies HTTPS")
+    String ca;
+
+    @Option(names = "--cert", scope = ScopeType.INHERIT, paramLabel = "FILE",
+            description = "client certificate (PEM) to present, with --key; implies HTTPS")
+    String cert;
+
+    @Option(names = "--key", scope = ScopeType.INHERIT, paramLabel = "FILE",
+            description = "private key (PEM) of --cert")
+    String key;
+
+    @Option(names = {"-k", "--insecure"}, scope = ScopeType.INHERIT,
+            description = "HTTPS without verifying the API's certificate (testing only)")
+    boolean insecure;
+
+    @Option(names = "--tls", scope = ScopeType.INHERIT,
+            description = "HTTPS, verifying the API's certificate with the JDK's trusted CAs")
+    boolean tls;
+
     @Spec
     CommandSpec spec;
 
@@ -89,7 +109,16 @@ public final class TiProxyCtl implements Runnable {
         } else if (token != null && !token.isEmpty()) {
             authorization = CtlClient.bearerAuthorization(token);
         }
-        return new CtlClient(host, port, authorization, timeout);
+        if ((cert == null) != (key == null)) {
+            throw new ParameterException(caller, "--cert and --key go together");
+        }
+        CtlTls httpsSettings = tls || insecure || ca != null || cert != null
+                ? new CtlTls(ca, cert, key, insecure) : null;
+        try {
+            return new CtlClient(host, port, authorization, timeout, httpsSettings);
+        } catch (IllegalArgumentException e) {
+            throw new ParameterException(caller, e.getMessage());
+        }
     }
 
     /** Durations as in the config file: {@code 500ms}, {@code 10s}, {@code 1m}; a bare number is seconds. */

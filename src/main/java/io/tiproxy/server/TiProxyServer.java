@@ -2,6 +2,7 @@ package io.tiproxy.server;
 
 import io.netty.channel.EventLoopGroup;
 import io.etcd.jetcd.Client;
+import io.netty.handler.ssl.SslContext;
 import io.tiproxy.balance.BackendRouter;
 import io.tiproxy.balance.observer.BackendHealthChecker;
 import io.tiproxy.balance.observer.BackendObserver;
@@ -69,6 +70,8 @@ public final class TiProxyServer implements AutoCloseable {
     private final ProxyMetrics metrics;
     private final ConfigReloader reloader;
     private final AtomicReference<ProxySettings> settings = new AtomicReference<>();
+    /** TLS context of the HTTP API (security.server-http-tls); null while plain HTTP. */
+    private final AtomicReference<SslContext> apiTls = new AtomicReference<>();
     private final StaticBackendSource staticSource;
     private ConfigWatcher watcher;
     private final Transport transport = Transport.best();
@@ -154,7 +157,8 @@ public final class TiProxyServer implements AutoCloseable {
             log.warn("the HTTP API on {} is reachable beyond loopback without credentials: set api.user/api.password "
                     + "or api.token to protect its admin endpoints", config.api().addr());
         }
-        this.apiServer = new HttpApiServer(config.api().addr(), routes);
+        apiTls.set(TlsContexts.forServer(config.security().serverHttpTls()));
+        this.apiServer = new HttpApiServer(config.api().addr(), routes, apiTls::get);
     }
 
     private static boolean isLoopback(String host) {
@@ -188,7 +192,10 @@ public final class TiProxyServer implements AutoCloseable {
     /** Applies a reloaded config: everything that can fail first, then the swaps. */
     private void applyConfig(TiProxyConfig previous, TiProxyConfig next) throws SSLException {
         ProxySettings nextSettings = settingsOf(next);
+        SslContext nextApiTls = previous.security().serverHttpTls().equals(next.security().serverHttpTls())
+                ? apiTls.get() : TlsContexts.forServer(next.security().serverHttpTls());
         settings.set(nextSettings);
+        apiTls.set(nextApiTls);
         if (!previous.log().equals(next.log())) {
             LoggingConfigurator.forSlf4j().apply(next.log());
         }

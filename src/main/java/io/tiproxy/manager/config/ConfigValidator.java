@@ -102,6 +102,9 @@ final class ConfigValidator {
     private void checkServerHttpTls(TlsConfig tls) {
         String path = "security.server-http-tls";
         checkCertificatePair(tls, path);
+        if (tls.require() && !tls.enabledAsServer()) {
+            problem(path + ".require", "is true but cert and key are not set, so HTTPS cannot be offered");
+        }
         checkFiles(tls, path);
     }
 

@@ -16,6 +16,7 @@ import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpServerKeepAliveHandler;
+import io.netty.handler.ssl.SslContext;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.tiproxy.manager.config.HostPort;
@@ -23,12 +24,18 @@ import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * The HTTP/JSON API listener: HTTP/1.1 with keep-alive, request bodies up to 1 MiB, one event-loop
  * thread of its own (epoll where available, else NIO). Routes are fixed at construction.
+ *
+ * <p>TLS ({@code security.server-http-tls}): the TLS context is asked for on every accepted connection,
+ * so a reloaded certificate serves the next connection without a restart. While a context is set the
+ * listener speaks HTTPS only: a plain-HTTP request fails its TLS handshake and is closed, rather than
+ * being served in clear next to an operator who configured TLS.
  *
  * <p>Lifecycle: {@code NEW -> RUNNING} by {@link #start()}; {@code NEW|RUNNING -> CLOSED} by
  * {@link #close()}. A server is started at most once.
@@ -42,6 +49,7 @@ public final class HttpApiServer implements AutoCloseable {
 
     private final HostPort bind;
     private final ApiRequestHandler requestHandler;
+    private final Supplier<SslContext> tls;
     private State state = State.NEW;
     private EventLoopGroup group;
     private Channel serverChannel;
@@ -51,8 +59,16 @@ public final class HttpApiServer implements AutoCloseable {
      * @param routes the endpoints; two routes with the same method and pattern shape are an error
      */
     public HttpApiServer(HostPort bind, List<ApiRoute> routes) {
+        this(bind, routes, () -> null);
+    }
+
+    /**
+     * @param tls the TLS context for the next connection, or null for plain HTTP; asked once per connection
+     */
+    public HttpApiServer(HostPort bind, List<ApiRoute> routes, Supplier<SslContext> tls) {
         this.bind = bind;
         this.requestHandler = new ApiRequestHandler(new RouteTable(List.copyOf(routes)));
+        this.tls = tls;
     }
 
     /**
@@ -77,6 +93,10 @@ public final class HttpApiServer implements AutoCloseable {
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel channel) {
+                        SslContext context = tls.get();
+                        if (context != null) {
+                            channel.pipeline().addLast(context.newHandler(channel.alloc()));
+                        }
                         channel.pipeline().addLast(
                                 new IdleStateHandler(0, 0, IDLE_CONNECTION_TIMEOUT.toSeconds(), TimeUnit.SECONDS),
                                 new HttpServerCodec(),
