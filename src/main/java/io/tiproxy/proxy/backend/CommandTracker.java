@@ -250,6 +250,25 @@ public final class CommandTracker {
         return false;
     }
 
+    /**
+     * Whether a server packet, of which only the header and first payload byte need be in {@code buf}, is a
+     * row of a result the client gets unchanged. Rows need no tracking (only the packet after the last one
+     * does), so such a packet may be forwarded before it is complete. Rows answering the proxy's own
+     * commands are not: their listener reads them whole.
+     */
+    public boolean isForwardedRow(ByteBuf buf, int start) {
+        InFlight head = inFlight.peek();
+        if (head == null || head.listener != null || (head.phase != Phase.ROWS && head.phase != Phase.FETCH_ROWS)) {
+            return false;
+        }
+        int len = Wire.payloadLength(buf, start);
+        if (len == 0) {
+            return false;
+        }
+        int first = buf.getUnsignedByte(start + Wire.HEADER_SIZE);
+        return first != Packets.ERR_HEADER && !isEnd(len, first);
+    }
+
     /** The oldest unanswered command, or null. */
     public Command headCommand() {
         InFlight head = inFlight.peek();

@@ -157,7 +157,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter
     void attachBackend(BackendConnection b) {
         backend = b;
         b.setListener(this);
-        b.setInspector(this::inspectServerPacket);
+        b.setInspector(serverInspector);
         context.selector().sessionAttached(b.address());
     }
 
@@ -411,6 +411,23 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter
     }
 
     // ---- backend -> client -------------------------------------------------------------------
+
+    /** Looks at the backend's packets on their way to the client; rows of a forwarded result stream through. */
+    private final PacketDecoder.Inspector serverInspector = new PacketDecoder.Inspector() {
+        @Override
+        public ByteBuf inspect(ByteBuf buf, int start) {
+            return inspectServerPacket(buf, start);
+        }
+
+        @Override
+        public boolean forwardsUnseen(ByteBuf buf, int start) {
+            if (!tracker.isForwardedRow(buf, start)) {
+                return false;
+            }
+            lastServerSeq = buf.getUnsignedByte(start + 3);
+            return true;
+        }
+    };
 
     private ByteBuf inspectServerPacket(ByteBuf buf, int start) {
         lastServerSeq = buf.getUnsignedByte(start + 3);

@@ -31,6 +31,16 @@ public final class PacketDecoder extends ByteToMessageDecoder {
     public interface Inspector {
         /** @param start index of the packet header in {@code buf} */
         ByteBuf inspect(ByteBuf buf, int start);
+
+        /**
+         * Asked about a packet not yet complete, with only its header and first payload byte certain to be
+         * in {@code buf}: true when it goes to the client unchanged and needs no look at the rest (a row of
+         * a result being forwarded). The decoder then forwards it piece by piece as bytes arrive, instead of
+         * holding (and copying) the partial packet until it is whole; {@link #inspect} is not called for it.
+         */
+        default boolean forwardsUnseen(ByteBuf buf, int start) {
+            return false;
+        }
     }
 
     /** Inspector answer: leave this packet out of the forwarded stream. */
@@ -42,6 +52,8 @@ public final class PacketDecoder extends ByteToMessageDecoder {
     private boolean continuation;
     /** Run mode: the logical packet being continued was dropped or replaced, so its other frames go too. */
     private boolean skipContinuation;
+    /** Run mode: bytes still to come of a frame being forwarded piece by piece (see {@link Inspector#forwardsUnseen}). */
+    private int unseenRemaining;
 
     public PacketDecoder(int maxPayload) {
         this.maxPayload = maxPayload;
@@ -57,7 +69,7 @@ public final class PacketDecoder extends ByteToMessageDecoder {
 
     @Override
     protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
-        if (inspector == null) {
+        if (inspector == null && unseenRemaining == 0) {
             decodeOne(in, out);
         } else {
             decodeRun(in, out);
@@ -80,9 +92,19 @@ public final class PacketDecoder extends ByteToMessageDecoder {
         int end = in.writerIndex();
         int runStart = in.readerIndex();
         int pos = runStart;
-        while (end - pos >= Wire.HEADER_SIZE) {
+        if (unseenRemaining > 0) {
+            int n = Math.min(unseenRemaining, end - pos);
+            pos += n;
+            unseenRemaining -= n;
+        }
+        while (unseenRemaining == 0 && end - pos >= Wire.HEADER_SIZE && inspector != null) {
             int len = checkedLength(in, pos);
             if (end - pos - Wire.HEADER_SIZE < len) {
+                if (end - pos > Wire.HEADER_SIZE && forwardsPartial(in, pos)) {
+                    continuation = len == Wire.MAX_PAYLOAD;
+                    unseenRemaining = Wire.HEADER_SIZE + len - (end - pos);
+                    pos = end;
+                }
                 break;
             }
             ByteBuf action;
@@ -105,13 +127,25 @@ public final class PacketDecoder extends ByteToMessageDecoder {
                 runStart = next;
             }
             pos = next;
-            if (inspector == null) {
-                break; // the inspector switched the decoder to per-packet mode
-            }
         }
         if (pos > runStart) {
             out.add(in.readRetainedSlice(pos - runStart));
         }
+    }
+
+    /**
+     * Whether the incomplete frame at {@code pos} may be forwarded before it is whole: a continuation frame of
+     * a forwarded packet, or a packet the inspector says needs no look.
+     */
+    private boolean forwardsPartial(ByteBuf in, int pos) {
+        if (continuation) {
+            return !skipContinuation;
+        }
+        if (inspector.forwardsUnseen(in, pos)) {
+            skipContinuation = false;
+            return true;
+        }
+        return false;
     }
 
     /** Takes the bytes received but not yet decoded (e.g. a TLS ClientHello right behind an SSLRequest). */

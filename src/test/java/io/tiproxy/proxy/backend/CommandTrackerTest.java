@@ -280,6 +280,34 @@ class CommandTrackerTest {
         assertThat(tracker.isIdle()).isTrue();
     }
 
+    /** Whether the tracker would let this packet be forwarded before it is complete. */
+    private boolean forwardedUnseen(int sequenceId, byte[] payload) {
+        ByteBuf buf = Unpooled.wrappedBuffer(concat(JUNK, packet(sequenceId, payload)));
+        try {
+            return tracker.isForwardedRow(buf, JUNK.length);
+        } finally {
+            buf.release();
+        }
+    }
+
+    @Test
+    void onlyRowsOfAForwardedResultMayBeForwardedUnseen() {
+        send(comQuery("SELECT a FROM t"));
+        assertThat(forwardedUnseen(1, columnCount(1))).as("the column count").isFalse();
+        List<byte[]> head = list(columnCount(1), defs(AC, "a"));
+        serve(head);
+        int seq = 1 + head.size();
+        assertThat(forwardedUnseen(seq, textRow("1"))).isTrue();
+        assertThat(forwardedUnseen(seq, textRow((String) null))).as("a row starting with NULL (0xFB)").isTrue();
+        assertThat(forwardedUnseen(seq, err(1317, "70100", "Query execution was interrupted"))).isFalse();
+        assertThat(forwardedUnseen(seq, end(AC))).as("the end of the result").isFalse();
+        serveFrom(seq, List.of(textRow("1"), end(AC)));
+        assertThat(forwardedUnseen(seq + 2, textRow("1"))).as("nothing pending").isFalse();
+
+        send(comQuery("SELECT 1"));
+        assertThat(forwardedUnseen(1, okWithHeader(0x00, 0, 0, AC, 0, ""))).as("an OK").isFalse();
+    }
+
     @Test
     void resultSetEndedByErrMidway() {
         send(comQuery("SELECT a FROM t"));

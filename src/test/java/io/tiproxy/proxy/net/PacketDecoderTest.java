@@ -170,6 +170,101 @@ class PacketDecoderTest {
         assertThat(seen).extracting(Seen::firstByte).containsExactly(1, 0xfe);
     }
 
+    /** A recorder that also lets packets whose first payload byte is {@code rowMarker} stream unseen. */
+    private static PacketDecoder.Inspector streamingRecorder(List<Seen> seen, List<Integer> unseen, int rowMarker) {
+        PacketDecoder.Inspector inspect = recorder(seen);
+        return new PacketDecoder.Inspector() {
+            @Override
+            public ByteBuf inspect(ByteBuf buf, int start) {
+                return inspect.inspect(buf, start);
+            }
+
+            @Override
+            public boolean forwardsUnseen(ByteBuf buf, int start) {
+                if (buf.getUnsignedByte(start + 4) != rowMarker) {
+                    return false;
+                }
+                unseen.add((int) buf.getUnsignedByte(start + 3));
+                return true;
+            }
+        };
+    }
+
+    @Test
+    void aRowTheInspectorLetsThroughUnseenIsForwardedPieceByPieceWithoutWaiting() {
+        PacketDecoder decoder = new PacketDecoder(MAX);
+        List<Seen> seen = new ArrayList<>();
+        List<Integer> unseen = new ArrayList<>();
+        decoder.setInspector(streamingRecorder(seen, unseen, 0x05));
+        ch = new EmbeddedChannel(decoder);
+        byte[] row = packet(4, textRow("hello"));
+        byte[] end = packet(5, eof(2));
+
+        ch.writeInbound(in(Arrays.copyOf(row, 4)));
+        assertThat(drainInbound()).as("a header alone says nothing yet").isEmpty();
+        ch.writeInbound(in(Arrays.copyOfRange(row, 4, 6)));
+        assertThat(drainInbound()).containsExactly(Arrays.copyOf(row, 6));
+        assertThat(decoder.hasBuffered()).isFalse();
+        ch.writeInbound(in(Arrays.copyOfRange(row, 6, 8)));
+        assertThat(drainInbound()).containsExactly(Arrays.copyOfRange(row, 6, 8));
+        ch.writeInbound(in(concat(Arrays.copyOfRange(row, 8, row.length), end)));
+        assertThat(drainInbound()).containsExactly(concat(Arrays.copyOfRange(row, 8, row.length), end));
+
+        assertThat(unseen).containsExactly(4);
+        assertThat(seen).extracting(Seen::sequenceId).as("the row is not inspected; the packet after it is")
+                .containsExactly(5);
+        assertThat(decoder.hasBuffered()).isFalse();
+    }
+
+    @Test
+    void aPacketTheInspectorWantsWholeIsStillHeldUntilComplete() {
+        PacketDecoder decoder = new PacketDecoder(MAX);
+        List<Seen> seen = new ArrayList<>();
+        List<Integer> unseen = new ArrayList<>();
+        decoder.setInspector(streamingRecorder(seen, unseen, 0x05));
+        ch = new EmbeddedChannel(decoder);
+        byte[] okPacket = packet(1, ok(2));
+        ch.writeInbound(in(Arrays.copyOf(okPacket, 6)));
+        assertThat(drainInbound()).isEmpty();
+        ch.writeInbound(in(Arrays.copyOfRange(okPacket, 6, okPacket.length)));
+        assertThat(drainInbound()).containsExactly(okPacket);
+        assertThat(seen).hasSize(1);
+        assertThat(unseen).isEmpty();
+    }
+
+    @Test
+    void theContinuationFramesOfABigForwardedRowStreamButThoseOfADroppedPacketDoNot() {
+        byte[] bigRow = PacketBytes.bytes().int1(0xfe).int8(MAX + 100L).bytes(PacketBytes.filled(MAX + 100, 'r')).build();
+        byte[] row = PacketBytes.logicalPacket(4, bigRow);
+        int chunk = 1 << 20;
+
+        PacketDecoder decoder = new PacketDecoder(MAX);
+        List<Seen> seen = new ArrayList<>();
+        List<Integer> unseen = new ArrayList<>();
+        decoder.setInspector(streamingRecorder(seen, unseen, 0xfe));
+        ch = new EmbeddedChannel(decoder);
+        ByteArrayCollector emitted = new ByteArrayCollector();
+        for (int pos = 0; pos < row.length; pos += chunk) {
+            ch.writeInbound(in(Arrays.copyOfRange(row, pos, Math.min(row.length, pos + chunk))));
+            List<byte[]> out = drainInbound();
+            assertThat(out).as("every read is forwarded as it arrives").hasSize(1);
+            out.forEach(emitted::add);
+        }
+        assertThat(emitted.bytes()).isEqualTo(row);
+        assertThat(unseen).containsExactly(4);
+        assertThat(seen).isEmpty();
+        ch.finishAndReleaseAll();
+
+        PacketDecoder dropping = new PacketDecoder(MAX);
+        dropping.setInspector((buf, start) -> PacketDecoder.DROP);
+        ch = new EmbeddedChannel(dropping);
+        for (int pos = 0; pos < row.length; pos += chunk) {
+            ch.writeInbound(in(Arrays.copyOfRange(row, pos, Math.min(row.length, pos + chunk))));
+            assertThat(drainInbound()).isEmpty();
+        }
+        assertThat(dropping.hasBuffered()).isFalse();
+    }
+
     @Test
     void runModeEmitsNothingUntilAPacketIsComplete() {
         PacketDecoder decoder = new PacketDecoder(MAX);
