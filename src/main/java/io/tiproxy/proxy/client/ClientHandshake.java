@@ -134,10 +134,16 @@ final class ClientHandshake implements BackendConnection.Listener {
         conn.channel().read();
     }
 
+    /**
+     * 20 printable, non-NUL scramble bytes. One {@code nextBytes} call: each call into the default
+     * {@link SecureRandom} (NativePRNG) takes a lock and reads the kernel's generator, so drawing the bytes
+     * one by one cost a login 20 such calls.
+     */
     private static byte[] newSalt() {
         byte[] salt = new byte[20];
+        RANDOM.nextBytes(salt);
         for (int i = 0; i < salt.length; i++) {
-            salt[i] = (byte) (0x21 + RANDOM.nextInt(0x7e - 0x21));
+            salt[i] = (byte) (0x21 + (salt[i] & 0xff) % (0x7e - 0x21));
         }
         return salt;
     }
