@@ -55,6 +55,28 @@ class KillTest {
     }
 
     @Test
+    void anotherUsersSessionCannotBeKilledAndLivesOn() throws Exception {
+        try (Connection victim = mysql();
+             Connection other = DriverManager.getConnection(proxy.mariadbUrl(""), TestAccounts.ED25519_USER,
+                     TestAccounts.ED25519_PASSWORD)) {
+            long id = victim.unwrap(JdbcConnection.class).getId();
+            try (Statement s = other.createStatement()) {
+                assertThatThrownBy(() -> s.execute("KILL " + id))
+                        .isInstanceOfSatisfying(SQLException.class, e -> {
+                            assertThat(e.getErrorCode()).isEqualTo(1095);
+                            assertThat(e.getMessage()).contains("You are not owner of thread " + id);
+                        });
+                assertThatThrownBy(() -> s.execute("KILL QUERY " + id))
+                        .isInstanceOfSatisfying(SQLException.class, e -> assertThat(e.getErrorCode()).isEqualTo(1095));
+            }
+            try (Statement s = victim.createStatement(); ResultSet rs = s.executeQuery("SELECT 3")) {
+                rs.next();
+                assertThat(rs.getInt(1)).isEqualTo(3);
+            }
+        }
+    }
+
+    @Test
     void statementCancelStopsTheRunningQueryAndTheSessionGoesOn() throws Exception {
         try (Connection c = mysql(); Statement s = c.createStatement()) {
             CompletableFuture<Throwable> running = CompletableFuture.supplyAsync(() -> {

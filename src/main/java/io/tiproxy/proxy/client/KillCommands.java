@@ -20,6 +20,9 @@ import java.util.regex.Pattern;
 final class KillCommands {
     private KillCommands() {}
 
+    /** ER_KILL_DENIED_ERROR. */
+    static final int ER_KILL_DENIED = 1095;
+
     private static final Pattern KILL = Pattern.compile(
             "\\s*KILL\\s+(?:(CONNECTION|QUERY)\\s+)?(\\d+)\\s*;?\\s*", Pattern.CASE_INSENSITIVE);
 
@@ -61,6 +64,13 @@ final class KillCommands {
             killer.replyError(MySqlError.unknownThread(kill.id()));
             return null;
         }
+        if (!sameUser(killer.user(), target.user())) {
+            // MySQL lets a session kill only its own user's sessions unless it holds SUPER/CONNECTION ADMIN; the
+            // proxy cannot see those privileges, so it refuses rather than let any account kill any session
+            killer.replyError(new MySqlError(ER_KILL_DENIED, "HY000", "You are not owner of thread " + kill.id()
+                    + " (through the proxy a session can kill only sessions of its own user)"));
+            return null;
+        }
         if (!kill.queryOnly()) {
             target.kill(new MySqlError(MySqlError.ER_CONNECTION_KILLED, "70100", "Connection was killed"), ErrorSource.KILLED);
             killer.replyOk();
@@ -69,7 +79,7 @@ final class KillCommands {
         String backend = target.backendAddress();
         long thread = target.backendThreadId();
         if (backend == null || thread < 0 || !backend.equals(killer.backendAddress())) {
-            killer.replyError(new MySqlError(1095, "HY000", "KILL QUERY " + kill.id()
+            killer.replyError(new MySqlError(ER_KILL_DENIED, "HY000", "KILL QUERY " + kill.id()
                     + ": that session runs on backend " + backend + " and this one on " + killer.backendAddress()
                     + "; the proxy can only cancel a statement on the same backend"));
             return null;
@@ -79,5 +89,9 @@ final class KillCommands {
             b.writeByte(0x03);
             b.writeCharSequence(sql, StandardCharsets.US_ASCII);
         });
+    }
+
+    private static boolean sameUser(String a, String b) {
+        return a != null && a.equals(b);
     }
 }
