@@ -4,6 +4,8 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import io.tiproxy.session.SqlLexer.Kind;
+import io.tiproxy.session.SqlLexer.Token;
 
 /**
  * A small SQL lexer (not a parser) that finds, in the text of COM_QUERY, the session state that
@@ -72,8 +74,8 @@ public final class SqlClassifier {
     }
 
     private static String firstWord(byte[] sql) {
-        List<Token> tokens = new Lexer(new String(sql, 0, Math.min(sql.length, 256), StandardCharsets.UTF_8)).tokens(4);
-        return tokens.isEmpty() || tokens.get(0).kind != Kind.WORD ? "" : tokens.get(0).upper();
+        List<Token> tokens = new SqlLexer(new String(sql, 0, Math.min(sql.length, 256), StandardCharsets.UTF_8)).tokens(4);
+        return tokens.isEmpty() || tokens.get(0).kind() != Kind.WORD ? "" : tokens.get(0).upper();
     }
 
     public static Effects classify(byte[] sql) {
@@ -84,7 +86,7 @@ public final class SqlClassifier {
     }
 
     public static Effects classify(String sql) {
-        List<Token> all = new Lexer(sql).tokens(Integer.MAX_VALUE);
+        List<Token> all = new SqlLexer(sql).tokens(Integer.MAX_VALUE);
         Collector c = new Collector();
         int start = 0;
         for (int i = 0; i <= all.size(); i++) {
@@ -96,22 +98,6 @@ public final class SqlClassifier {
             }
         }
         return c.result();
-    }
-
-    enum Kind { WORD, USER_VAR, SYS_VAR, STRING, NUMBER, PUNCT }
-
-    record Token(Kind kind, String text) {
-        boolean is(String punct) {
-            return kind == Kind.PUNCT && text.equals(punct);
-        }
-
-        boolean word(String w) {
-            return kind == Kind.WORD && text.equalsIgnoreCase(w);
-        }
-
-        String upper() {
-            return text.toUpperCase(Locale.ROOT);
-        }
     }
 
     /** Gathers effects statement by statement. */
@@ -134,21 +120,21 @@ public final class SqlClassifier {
             Token first = t.get(0);
             for (int i = 0; i < t.size(); i++) {
                 Token tok = t.get(i);
-                if (tok.kind == Kind.USER_VAR && i + 1 < t.size()
+                if (tok.kind() == Kind.USER_VAR && i + 1 < t.size()
                         && (t.get(i + 1).is(":=") || (t.get(i + 1).is("=") && first.word("SET")))) {
-                    vars.add(tok.text);
+                    vars.add(tok.text());
                 } else if (tok.word("INTO")) {
-                    for (int j = i + 1; j < t.size() && t.get(j).kind == Kind.USER_VAR; j += 2) {
-                        vars.add(t.get(j).text);
+                    for (int j = i + 1; j < t.size() && t.get(j).kind() == Kind.USER_VAR; j += 2) {
+                        vars.add(t.get(j).text());
                         if (j + 1 >= t.size() || !t.get(j + 1).is(",")) {
                             break;
                         }
                     }
-                } else if (tok.kind == Kind.WORD && i + 1 < t.size() && t.get(i + 1).is("(")) {
+                } else if (tok.kind() == Kind.WORD && i + 1 < t.size() && t.get(i + 1).is("(")) {
                     lockFunction(tok.upper(), i + 2 < t.size() ? t.get(i + 2) : null);
                 }
             }
-            String w0 = first.kind == Kind.WORD ? first.upper() : "";
+            String w0 = first.kind() == Kind.WORD ? first.upper() : "";
             if (w0.equals("SET")) {
                 setAssignments(t);
             }
@@ -156,7 +142,7 @@ public final class SqlClassifier {
                 case "PREPARE" -> prepare(t);
                 case "DEALLOCATE", "DROP" -> {
                     if (t.size() >= 3 && t.get(1).word("PREPARE")) {
-                        deallocates.add(t.get(2).text);
+                        deallocates.add(t.get(2).text());
                     } else if (w0.equals("DROP")) {
                         dropTables(t);
                     }
@@ -199,18 +185,18 @@ public final class SqlClassifier {
                 }
                 Token tok = t.get(i);
                 String name = null;
-                if (tok.kind == Kind.SYS_VAR) {
-                    String n = tok.text.toLowerCase(Locale.ROOT);
+                if (tok.kind() == Kind.SYS_VAR) {
+                    String n = tok.text().toLowerCase(Locale.ROOT);
                     if ((n.equals("global") || n.equals("session") || n.equals("local"))
                             && i + 2 < t.size() && t.get(i + 1).is(".")) {
                         global = n.equals("global");
                         i += 2;
-                        name = t.get(i).text;
+                        name = t.get(i).text();
                     } else {
-                        name = tok.text;
+                        name = tok.text();
                     }
-                } else if (tok.kind == Kind.WORD) {
-                    name = tok.text;
+                } else if (tok.kind() == Kind.WORD) {
+                    name = tok.text();
                 }
                 if (name != null && !global && i + 1 < t.size() && (t.get(i + 1).is("=") || t.get(i + 1).is(":="))) {
                     sessionVars.add(name.toLowerCase(Locale.ROOT));
@@ -232,15 +218,15 @@ public final class SqlClassifier {
         private void lockFunction(String fn, Token arg) {
             switch (fn) {
                 case "GET_LOCK" -> {
-                    if (arg != null && arg.kind == Kind.STRING) {
-                        locksTaken.add(arg.text);
+                    if (arg != null && arg.kind() == Kind.STRING) {
+                        locksTaken.add(arg.text());
                     } else {
                         unknownLock = true;
                     }
                 }
                 case "RELEASE_LOCK" -> {
-                    if (arg != null && arg.kind == Kind.STRING) {
-                        locksReleased.add(arg.text);
+                    if (arg != null && arg.kind() == Kind.STRING) {
+                        locksReleased.add(arg.text());
                     }
                 }
                 case "RELEASE_ALL_LOCKS" -> allReleased = true;
@@ -251,10 +237,10 @@ public final class SqlClassifier {
         private void prepare(List<Token> t) {
             if (t.size() >= 4 && t.get(2).word("FROM")) {
                 Token src = t.get(3);
-                if (src.kind == Kind.STRING) {
-                    prepares.add(new SqlPrepare(t.get(1).text, src.text, null));
-                } else if (src.kind == Kind.USER_VAR) {
-                    prepares.add(new SqlPrepare(t.get(1).text, null, src.text));
+                if (src.kind() == Kind.STRING) {
+                    prepares.add(new SqlPrepare(t.get(1).text(), src.text(), null));
+                } else if (src.kind() == Kind.USER_VAR) {
+                    prepares.add(new SqlPrepare(t.get(1).text(), null, src.text()));
                 }
             }
         }
@@ -299,9 +285,9 @@ public final class SqlClassifier {
         /** The table name at i, without a schema qualifier (temporary tables are matched by name). */
         private static String qualifiedName(List<Token> t, int i) {
             if (i + 2 < t.size() && t.get(i + 1).is(".")) {
-                return t.get(i + 2).text.toLowerCase(Locale.ROOT);
+                return t.get(i + 2).text().toLowerCase(Locale.ROOT);
             }
-            return t.get(i).text.toLowerCase(Locale.ROOT);
+            return t.get(i).text().toLowerCase(Locale.ROOT);
         }
 
         Effects result() {
@@ -313,137 +299,6 @@ public final class SqlClassifier {
             return new Effects(List.copyOf(vars), List.copyOf(sessionVars), List.copyOf(prepares), List.copyOf(deallocates),
                     List.copyOf(tempCreated), List.copyOf(dropped), List.copyOf(locksTaken),
                     List.copyOf(locksReleased), allReleased, unknownLock, lockTables, xa, loadLocal);
-        }
-    }
-
-    /** Splits SQL text into tokens, skipping whitespace and comments. */
-    private static final class Lexer {
-        private final String s;
-        private int i;
-
-        Lexer(String s) {
-            this.s = s;
-        }
-
-        List<Token> tokens(int max) {
-            List<Token> out = new ArrayList<>();
-            while (out.size() < max) {
-                Token t = next();
-                if (t == null) {
-                    break;
-                }
-                out.add(t);
-            }
-            return out;
-        }
-
-        private Token next() {
-            skipSpaceAndComments();
-            if (i >= s.length()) {
-                return null;
-            }
-            char c = s.charAt(i);
-            if (c == '\'' || c == '"') {
-                return new Token(Kind.STRING, quoted(c));
-            }
-            if (c == '`') {
-                return new Token(Kind.WORD, quoted('`'));
-            }
-            if (c == '@') {
-                if (i + 1 < s.length() && s.charAt(i + 1) == '@') {
-                    i += 2;
-                    return new Token(Kind.SYS_VAR, word());
-                }
-                i++;
-                if (i < s.length() && (s.charAt(i) == '\'' || s.charAt(i) == '"' || s.charAt(i) == '`')) {
-                    return new Token(Kind.USER_VAR, quoted(s.charAt(i)).toLowerCase(Locale.ROOT));
-                }
-                return new Token(Kind.USER_VAR, word().toLowerCase(Locale.ROOT));
-            }
-            if (c == ':' && i + 1 < s.length() && s.charAt(i + 1) == '=') {
-                i += 2;
-                return new Token(Kind.PUNCT, ":=");
-            }
-            if (Character.isDigit(c)) {
-                int st = i;
-                while (i < s.length() && (Character.isLetterOrDigit(s.charAt(i)) || s.charAt(i) == '.')) {
-                    i++;
-                }
-                return new Token(Kind.NUMBER, s.substring(st, i));
-            }
-            if (isWordChar(c)) {
-                return new Token(Kind.WORD, word());
-            }
-            i++;
-            return new Token(Kind.PUNCT, String.valueOf(c));
-        }
-
-        private String word() {
-            int st = i;
-            while (i < s.length() && isWordChar(s.charAt(i))) {
-                i++;
-            }
-            return s.substring(st, i);
-        }
-
-        private static boolean isWordChar(char c) {
-            return Character.isLetterOrDigit(c) || c == '_' || c == '$' || c > 0x7f;
-        }
-
-        private String quoted(char q) {
-            StringBuilder b = new StringBuilder();
-            i++;
-            while (i < s.length()) {
-                char c = s.charAt(i++);
-                if (c == '\\' && q != '`' && i < s.length()) {
-                    char e = s.charAt(i++);
-                    b.append(switch (e) {
-                        case 'n' -> '\n';
-                        case 't' -> '\t';
-                        case 'r' -> '\r';
-                        case '0' -> '\0';
-                        case 'Z' -> (char) 26;
-                        default -> e;
-                    });
-                } else if (c == q) {
-                    if (i < s.length() && s.charAt(i) == q) {
-                        b.append(q);
-                        i++;
-                    } else {
-                        return b.toString();
-                    }
-                } else {
-                    b.append(c);
-                }
-            }
-            return b.toString();
-        }
-
-        private void skipSpaceAndComments() {
-            while (i < s.length()) {
-                char c = s.charAt(i);
-                if (Character.isWhitespace(c)) {
-                    i++;
-                } else if (c == '#' || (c == '-' && s.startsWith("-- ", i)) || (c == '-' && s.startsWith("--\n", i))) {
-                    int nl = s.indexOf('\n', i);
-                    i = nl < 0 ? s.length() : nl + 1;
-                } else if (c == '/' && s.startsWith("/*", i)) {
-                    if (s.startsWith("/*!", i) || s.startsWith("/*M!", i)) {
-                        // executable comment: its content is SQL; skip the marker and version digits
-                        i += s.startsWith("/*M!", i) ? 4 : 3;
-                        while (i < s.length() && Character.isDigit(s.charAt(i))) {
-                            i++;
-                        }
-                    } else {
-                        int end = s.indexOf("*/", i + 2);
-                        i = end < 0 ? s.length() : end + 2;
-                    }
-                } else if (c == '*' && s.startsWith("*/", i)) {
-                    i += 2; // end of an executable comment
-                } else {
-                    return;
-                }
-            }
         }
     }
 }
