@@ -335,7 +335,7 @@ public final class CommandTracker {
                 if (first != Packets.EOF_HEADER || len >= 9) {
                     throw new MalformedPacketException("expected EOF after column definitions");
                 }
-                int status = eofStatus(buf, p, len);
+                int status = ResponseFields.eofStatus(buf, p, len);
                 serverStatus = status;
                 if (head.cursorRequested && ServerStatus.has(status, ServerStatus.SERVER_STATUS_CURSOR_EXISTS)) {
                     openCursors.add(head.statementId);
@@ -415,10 +415,10 @@ public final class CommandTracker {
             case Packets.LOCAL_INFILE_HEADER -> head.phase = Phase.INFILE_DATA;
             default -> {
                 if (first == Packets.EOF_HEADER && len < 9) {
-                    resultEnd(head, eofStatus(buf, p, len));
+                    resultEnd(head, ResponseFields.eofStatus(buf, p, len));
                     return;
                 }
-                long columns = lenenc(buf, p, len);
+                long columns = ResponseFields.columnCount(buf, p, len);
                 if (columns <= 0) {
                     throw new MalformedPacketException("invalid column count " + columns);
                 }
@@ -571,66 +571,17 @@ public final class CommandTracker {
 
     /** Status of a result-set end: EOF (classic) or OK with header 0xFE (deprecate EOF). */
     private int endStatus(ByteBuf buf, int p, int len) {
-        return len == 5 ? eofStatus(buf, p, len) : okStatus(buf, p, len);
-    }
-
-    private static int eofStatus(ByteBuf buf, int p, int len) {
-        if (len < 5) {
-            throw new MalformedPacketException("EOF packet of " + len + " bytes has no status flags");
-        }
-        return buf.getUnsignedShortLE(p + 3);
+        return len == 5 ? ResponseFields.eofStatus(buf, p, len) : okStatus(buf, p, len);
     }
 
     /** Status flags of an OK packet at payload index p (header, affected rows, last insert id, status). */
     private int okStatus(ByteBuf buf, int p, int len) {
-        int status = okStatusOf(buf, p, len);
+        int status = ResponseFields.okStatus(buf, p, len);
         lastWasOk = true;
         if (sessionStateListener != null && ServerStatus.has(status, ServerStatus.SERVER_SESSION_STATE_CHANGED)) {
             sessionStateListener.onSessionStateChanged(buf, p, len);
         }
         return status;
-    }
-
-    /** Status flags of an OK packet at payload index p, without side effects. */
-    public static int okStatusOf(ByteBuf buf, int p, int len) {
-        int end = p + len;
-        int pos = skipLenenc(buf, p + 1, end);
-        pos = skipLenenc(buf, pos, end);
-        if (pos + 2 > end) {
-            throw new MalformedPacketException("OK packet without status flags");
-        }
-        return buf.getUnsignedShortLE(pos);
-    }
-
-    private static int skipLenenc(ByteBuf buf, int pos, int end) {
-        if (pos >= end) {
-            throw new MalformedPacketException("truncated length-encoded integer");
-        }
-        int b = buf.getUnsignedByte(pos);
-        int size = b < 0xfb ? 1 : b == 0xfc ? 3 : b == 0xfd ? 4 : b == 0xfe ? 9 : -1;
-        if (size < 0) {
-            throw new MalformedPacketException("invalid length-encoded integer prefix 0x" + Integer.toHexString(b));
-        }
-        return pos + size;
-    }
-
-    private static long lenenc(ByteBuf buf, int p, int len) {
-        if (len < 1) {
-            throw new MalformedPacketException("missing column count");
-        }
-        int b = buf.getUnsignedByte(p);
-        if (b < 0xfb) {
-            return b;
-        }
-        int size = b == 0xfc ? 2 : b == 0xfd ? 3 : b == 0xfe ? 8 : -1;
-        if (size < 0 || len < 1 + size) {
-            throw new MalformedPacketException("invalid column count");
-        }
-        return switch (size) {
-            case 2 -> buf.getUnsignedShortLE(p + 1);
-            case 3 -> buf.getUnsignedMediumLE(p + 1);
-            default -> buf.getLongLE(p + 1);
-        };
     }
 
     // ---- state for callers -------------------------------------------------------------------
