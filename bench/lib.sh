@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Shared by bench/run.sh, bench/idle.sh and bench/profile.sh: dependencies, the proxy jar, MariaDB
+# Shared by bench/run.sh, bench/idle.sh, bench/profile.sh and bench/drain.sh: dependencies, the proxy jar, MariaDB
 # backends, TiProxy and HAProxy started the same way (each under setsid, see below), /proc sampling,
 # and cleanup of every process the script started. Source it; do not run it.
 #
@@ -27,6 +27,10 @@ BACKEND_PORTS=($((PORT_BASE + 306)) $((PORT_BASE + 307)) $((PORT_BASE + 308)))
 DB_USER=app
 DB_PASSWORD=app-pass
 DB_NAME="test"
+# The service account TiProxy reads account hashes with (backend.service-user), so that MySQL/MariaDB
+# sessions can log in again on another backend when they are moved: bench/drain.sh needs it.
+SVC_USER=tiproxy_svc
+SVC_PASSWORD=svc-pass
 OS_USER=$(id -un)
 CLK_TCK=$(getconf CLK_TCK)
 
@@ -43,6 +47,7 @@ PROXY_PID=""
 HAPROXY_PID=""
 BACKEND_PIDS=()
 PROXY_EXTRA_OPTS=()   # extra JVM options for the proxy (e.g. -Dtiproxy.io-threads=2, JFR)
+PROXY_EXTRA_YAML=""   # extra top-level sections for the proxy's config (e.g. backend: with the service account)
 
 # spawn NAME LOGFILE CMD...: starts CMD in its own session, sets SPAWNED_PID to its pid
 spawn() {
@@ -258,7 +263,44 @@ SQL
   say "mariadbd 127.0.0.1:$port up (pid $pid, max_connections $(cli "$port" -e 'SELECT @@max_connections'))"
 }
 
+# ensure_service_account PORT: creates SVC_USER on one backend if missing (also on data directories
+# made by earlier runs, which did not create it)
+ensure_service_account() {
+  cli "$1" <<SQL || die "creating the service account $SVC_USER on port $1 failed"
+CREATE USER IF NOT EXISTS '$SVC_USER'@'%' IDENTIFIED VIA mysql_native_password USING PASSWORD('$SVC_PASSWORD');
+GRANT SELECT ON mysql.global_priv TO '$SVC_USER'@'%';
+GRANT SELECT ON mysql.user TO '$SVC_USER'@'%';
+SQL
+}
+
 # ---------------------------------------------------------------- TiProxy and HAProxy
+
+# api_call METHOD PATH [PORT]: one request to TiProxy's HTTP API over bash's /dev/tcp (no curl needed);
+# prints the body; returns 1 unless the answer is 2xx. Bounded: the request asks the API to close after
+# its answer (Connection: close), and the read gives up after 10 s.
+api_call() {
+  local method=$1 path=$2 port=${3:-$API_PORT} fd response status
+  exec {fd}<>"/dev/tcp/127.0.0.1/$port" || return 1
+  printf '%s %s HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n' \
+    "$method" "$path" "$port" >&"$fd"
+  response=$(timeout 10 cat <&"$fd") || true
+  exec {fd}>&-
+  status=${response%%$'\r'*}
+  status=${status#HTTP/1.1 }
+  status=${status%% *}
+  printf '%s\n' "${response#*$'\r\n\r\n'}"
+  [[ $status == 2?? ]]
+}
+
+# api_sessions ADDR: the session count TiProxy's API shows for backend ADDR (host:port), or -1
+api_sessions() {
+  local body
+  body=$(api_call GET /api/backends) || { echo -1; return; }
+  awk -v addr="$1" 'BEGIN { RS = "{"; found = -1 }
+    index($0, "\"addr\":\"" addr "\"") && match($0, /"sessions": *[0-9]+/) {
+      s = substr($0, RSTART, RLENGTH); sub(/.*: */, "", s); found = s }
+    END { print found }' <<<"$body"
+}
 
 # start_proxy PORT... (backend ports); extra JVM options in PROXY_EXTRA_OPTS (array)
 start_proxy() {
@@ -280,6 +322,7 @@ api:
   addr: "127.0.0.1:$api"
 log:
   level: "warn"
+$PROXY_EXTRA_YAML
 EOF
   # shellcheck disable=SC2086 # PROXY_JAVA_OPTS is a list of options
   spawn "$name" "$WORK/logs/$name.log" java $PROXY_JAVA_OPTS "$@" -jar "$jar" --config "$WORK/$name.yaml"

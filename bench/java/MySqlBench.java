@@ -23,13 +23,16 @@ import java.util.concurrent.atomic.AtomicLong;
  * (handshake v10, mysql_native_password including an AuthSwitchRequest, COM_QUERY, COM_QUIT).
  *
  * <pre>
- * java -cp bench/.work/classes MySqlBench idle     --port P --sessions N [--threads 16] --hold-file F [--max-hold 600]
+ * java -cp bench/.work/classes MySqlBench idle     --port P --sessions N [--threads 16] --hold-file F [--max-hold 600] [--state]
  * java -cp bench/.work/classes MySqlBench connrate --port P --threads N --seconds T
  * </pre>
  * Common options: --host 127.0.0.1 --user app --password app-pass --db test.
  *
  * <p>idle: opens N sessions (connect, log in, SELECT 1 each), prints {@code READY opened=N errors=E ms=...},
  * then holds them until the file F exists (or --max-hold seconds pass), closes them and prints {@code CLOSED}.
+ * With --state (bench/drain.sh) every session also sets state a migration must carry (two user variables
+ * and {@code time_zone}, distinct per session) and, before closing, reads it back: {@code CHECKED ok=N
+ * bad=M errors=E by_port=...} shows that the sessions survived being moved and on which backends they ended.
  * <p>connrate: N threads loop connect + log in + SELECT 1 + COM_QUIT + close for T seconds and print
  * {@code RESULT conns=... errors=... seconds=... rate=... avg_ms=... p99_ms=...}.
  */
@@ -48,6 +51,7 @@ public final class MySqlBench {
     private static String user = "app";
     private static String password = "app-pass";
     private static String db = "test";
+    private static boolean withState;
 
     public static void main(String[] args) throws Exception {
         if (args.length == 0) {
@@ -61,6 +65,10 @@ public final class MySqlBench {
         int maxHold = 600;
         for (int i = 1; i < args.length; i++) {
             String a = args[i];
+            if (a.equals("--state")) {
+                withState = true;
+                continue;
+            }
             String v = i + 1 < args.length ? args[i + 1] : null;
             if (v == null) {
                 usage();
@@ -88,7 +96,7 @@ public final class MySqlBench {
     }
 
     private static void usage() {
-        System.err.println("usage: MySqlBench idle --port P --sessions N [--threads 16] --hold-file F [--max-hold 600]");
+        System.err.println("usage: MySqlBench idle --port P --sessions N [--threads 16] --hold-file F [--max-hold 600] [--state]");
         System.err.println("       MySqlBench connrate --port P --threads N --seconds T");
         System.exit(2);
     }
@@ -107,11 +115,14 @@ public final class MySqlBench {
         List<Thread> workers = new ArrayList<>();
         for (int t = 0; t < threads; t++) {
             Thread th = new Thread(() -> {
-                while (next.getAndIncrement() < sessions) {
+                for (int id = next.getAndIncrement(); id < sessions; id = next.getAndIncrement()) {
                     Conn c = null;
                     try {
                         c = Conn.open(30_000);
                         c.selectOne();
+                        if (withState) {
+                            SessionState.set(c, id);
+                        }
                         open.add(c);
                     } catch (IOException | RuntimeException e) {
                         errors.incrementAndGet();
@@ -143,10 +154,15 @@ public final class MySqlBench {
         }
         // the sessions are still alive? (a proxy must not drop idle sessions)
         int alive = 0;
+        List<Conn> live = new ArrayList<>();
         for (Conn c : open) {
             if (c.stillOpen()) {
                 alive++;
+                live.add(c);
             }
+        }
+        if (withState) {
+            SessionState.checkAll(live);
         }
         for (Conn c : open) {
             c.quit();
@@ -225,12 +241,21 @@ public final class MySqlBench {
 
     // ---------------------------------------------------------------- protocol
 
+    /** Sets the login used by {@link Conn#open(String, int, int)} (for other tools in bench/java). */
+    static void login(String loginUser, String loginPassword, String loginDb) {
+        user = loginUser;
+        password = loginPassword;
+        db = loginDb;
+    }
+
     /** One blocking MySQL session. */
     static final class Conn {
         private final Socket socket;
         private final InputStream in;
         private final OutputStream out;
         private int seq;
+        /** The session's number in its run (idle --state), -1 if none. */
+        int benchId = -1;
 
         private Conn(Socket socket) throws IOException {
             this.socket = socket;
@@ -239,11 +264,15 @@ public final class MySqlBench {
         }
 
         static Conn open(int timeoutMs) throws IOException {
+            return open(host, port, timeoutMs);
+        }
+
+        static Conn open(String toHost, int toPort, int timeoutMs) throws IOException {
             Socket s = new Socket();
             try {
                 s.setTcpNoDelay(true);
                 s.setSoTimeout(timeoutMs);
-                s.connect(new InetSocketAddress(host, port), timeoutMs);
+                s.connect(new InetSocketAddress(toHost, toPort), timeoutMs);
                 Conn c = new Conn(s);
                 c.login();
                 return c;
@@ -380,6 +409,56 @@ public final class MySqlBench {
             }
         }
 
+        /**
+         * Runs one text-protocol statement; returns the rows of its result set (empty after an OK), each
+         * column as a string (null for SQL NULL). The whole result is read before returning.
+         */
+        List<String[]> query(String sql) throws IOException {
+            byte[] text = sql.getBytes(StandardCharsets.UTF_8);
+            byte[] cmd = new byte[1 + text.length];
+            cmd[0] = 0x03;
+            System.arraycopy(text, 0, cmd, 1, text.length);
+            writePacket(cmd, 0);
+            byte[] first = readPacket();
+            int h = first[0] & 0xff;
+            if (h == 0xff) {
+                throw new IOException("'" + sql + "' failed: " + errorText(first));
+            }
+            List<String[]> rows = new ArrayList<>();
+            if (h == 0x00) {
+                return rows;
+            }
+            int columns = (int) lenenc(first, new int[] {0});
+            for (int i = 0; i < columns; i++) {
+                readPacket();
+            }
+            if ((readPacket()[0] & 0xff) != 0xfe) {
+                throw new IOException("expected EOF after column definitions of '" + sql + "'");
+            }
+            while (true) {
+                byte[] row = readPacket();
+                int r = row[0] & 0xff;
+                if (r == 0xfe && row.length < 9) {
+                    return rows;
+                }
+                if (r == 0xff) {
+                    throw new IOException("'" + sql + "' failed while reading rows: " + errorText(row));
+                }
+                String[] values = new String[columns];
+                int[] pos = {0};
+                for (int i = 0; i < columns; i++) {
+                    if ((row[pos[0]] & 0xff) == 0xfb) {
+                        pos[0]++;
+                        continue; // NULL
+                    }
+                    int len = (int) lenenc(row, pos);
+                    values[i] = new String(row, pos[0], len, StandardCharsets.UTF_8);
+                    pos[0] += len;
+                }
+                rows.add(values);
+            }
+        }
+
         /** Whether the peer has not closed the session (no data and no EOF waiting). */
         boolean stillOpen() {
             try {
@@ -482,6 +561,28 @@ public final class MySqlBench {
             p = 9;
         }
         return code + " " + new String(err, Math.min(p, err.length), Math.max(0, err.length - p), StandardCharsets.UTF_8);
+    }
+
+    /** A length-encoded integer at {@code pos[0]}; advances {@code pos[0]} past it. */
+    static long lenenc(byte[] b, int[] pos) {
+        int p = pos[0];
+        int first = b[p] & 0xff;
+        if (first < 0xfb) {
+            pos[0] = p + 1;
+            return first;
+        }
+        int bytes = switch (first) {
+            case 0xfc -> 2;
+            case 0xfd -> 3;
+            case 0xfe -> 8;
+            default -> throw new IllegalArgumentException("not a length-encoded integer: 0x" + Integer.toHexString(first));
+        };
+        long v = 0;
+        for (int i = 0; i < bytes; i++) {
+            v |= (long) (b[p + 1 + i] & 0xff) << (8 * i);
+        }
+        pos[0] = p + 1 + bytes;
+        return v;
     }
 
     private static int u16(byte[] b, int p) {
