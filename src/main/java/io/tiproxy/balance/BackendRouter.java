@@ -1,55 +1,137 @@
 package io.tiproxy.balance;
 
 import io.tiproxy.balance.observer.BackendInfo;
-import io.tiproxy.balance.observer.BackendState;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
+import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 
 /**
- * Routes new sessions to healthy backends and moves sessions off backends that stop being healthy
- * (drained, unhealthy, removed). A sweep re-asks stragglers every second: a session that was inside a
- * transaction, or whose migration failed, moves as soon as it can.
+ * Routes new sessions and rebalances existing ones by the ordered factors of a {@link FactorBasedPolicy}
+ * (status, location, load, session count). A round runs every {@value #ROUND_MILLIS} ms and whenever the
+ * backends change ({@link RebalanceLoop}): sessions leave backends that stopped taking new ones, then
+ * move for location, load and session count, each factor at its own rate, under a cap on migrations in
+ * flight.
+ *
+ * <p>New sessions go to a settled backend that no factor would move sessions off (TiProxy's prefer-idle
+ * routing), chosen by two random choices: of two such backends, the one with fewer sessions. Always
+ * taking the single idlest piles a burst of connections onto it before the counts catch up; two choices
+ * spread the burst and still favour the emptier backends.
+ *
+ * <p>Thread-safe: {@link #select} and the session counters are called on event loops, {@link #update}
+ * on the observer's thread, rounds run on the router's own thread.
  */
 public final class BackendRouter implements BackendSelector, AutoCloseable {
-    private final LeastSessionsSelector selector;
+    private static final Logger log = LoggerFactory.getLogger(BackendRouter.class);
+    static final long ROUND_MILLIS = 200;
+
+    /** Migrations asked for and not finished, by route and reason (tiproxy_balance_pending_migrate). */
+    public record Pending(String from, String to, String reason, int count) {}
+
     private final Supplier<? extends Collection<? extends RedirectableConn>> sessions;
+    private final ScheduledExecutorService executor;
+    private final Supplier<Duration> drainTimeout;
+    private final LongSupplier clock;
+    private final RebalanceLoop loop = new RebalanceLoop();
+    private final LoadSamples loads = new LoadSamples();
+    private final Map<String, AtomicInteger> counts = new ConcurrentHashMap<>();
+    private final AtomicLong movesAsked = new AtomicLong();
+    private final AtomicLong balanceMovesAsked = new AtomicLong();
+    private volatile BalanceSettings settings;
+    private volatile FactorBasedPolicy policy;
+    private volatile long loadStaleNanos;
     private volatile Map<String, BackendInfo> backends = Map.of();
     private volatile List<String> candidates = List.of();
-    private final ScheduledExecutorService sweeper;
-    private final java.util.function.Supplier<java.time.Duration> drainTimeout;
-    /** When each session was first asked to leave its backend (connection id -> nanoTime). */
-    private final Map<Long, Long> askedSince = new java.util.concurrent.ConcurrentHashMap<>();
-    /** A session moved for balance is left alone for a while: no ping-pong. */
-    private static final long MOVE_COOLDOWN_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
-    private final Map<Long, Long> lastMoved = new java.util.HashMap<>();
-    private final Rebalancer rebalancer = Rebalancer.defaults();
-    private final java.util.concurrent.atomic.AtomicLong rebalanceMoves = new java.util.concurrent.atomic.AtomicLong();
+    private volatile Set<String> unsettled = Set.of();
+    private volatile Map<String, Map<String, Integer>> scores = Map.of();
+    private volatile List<Pending> pending = List.of();
 
     /**
-     * @param drainTimeout how long a session may stay on a backend that left HEALTHY before it is closed
-     *                     with an error (it could not reach a safe point or cannot be moved)
+     * @param sessions     every live session, read each round
+     * @param executor     the router's own thread (rounds run there); shut down by {@link #close()}
+     * @param drainTimeout how long a session asked to leave a draining or removed backend may stay before it
+     *                     is closed with an error (it could not reach a safe point or cannot be moved)
      */
     public BackendRouter(Supplier<? extends Collection<? extends RedirectableConn>> sessions,
-                         ScheduledExecutorService sweeper, Supplier<java.time.Duration> drainTimeout) {
-        this.sessions = sessions;
-        this.drainTimeout = drainTimeout;
-        this.selector = new LeastSessionsSelector(() -> candidates);
-        this.sweeper = sweeper;
-        sweeper.scheduleWithFixedDelay(this::sweep, 1, 1, TimeUnit.SECONDS);
+                         ScheduledExecutorService executor, Supplier<Duration> drainTimeout, BalanceSettings settings) {
+        this(sessions, executor, drainTimeout, settings, System::nanoTime);
+        executor.scheduleWithFixedDelay(this::roundSafely, ROUND_MILLIS, ROUND_MILLIS, TimeUnit.MILLISECONDS);
     }
 
-    /** A new view of the backends (from the observer); sessions on backends that left HEALTHY are moved. */
+    /** Without a thread of its own: rounds run only when {@link #round()} is called (tests, with their clock). */
+    BackendRouter(Supplier<? extends Collection<? extends RedirectableConn>> sessions, ScheduledExecutorService executor,
+                  Supplier<Duration> drainTimeout, BalanceSettings settings, LongSupplier clock) {
+        this.sessions = Objects.requireNonNull(sessions, "sessions");
+        this.executor = executor;
+        this.drainTimeout = Objects.requireNonNull(drainTimeout, "drainTimeout");
+        this.clock = Objects.requireNonNull(clock, "clock");
+        setSettings(settings);
+    }
+
+    /** New balance settings (a config reload): in force from the next round, and for routing at once. */
+    public void setSettings(BalanceSettings next) {
+        FactorBasedPolicy nextPolicy = FactorBasedPolicy.of(Objects.requireNonNull(next, "settings"));
+        settings = next;
+        policy = nextPolicy;
+        loadStaleNanos = next.loadStaleAfter().toNanos();
+    }
+
+    public BalanceSettings settings() {
+        return settings;
+    }
+
+    /** A new view of the backends (from the observer); a round follows at once. */
     public void update(Map<String, BackendInfo> snapshot) {
         backends = Map.copyOf(snapshot);
         candidates = snapshot.values().stream().filter(b -> b.state().acceptsNewSessions())
                 .map(BackendInfo::address).sorted().toList();
-        sweep();
+        if (executor != null && !executor.isShutdown()) {
+            executor.execute(this::roundSafely);
+        }
+    }
+
+    /** A load sample of {@code backend}: statements running there besides the sampler's own. */
+    public void reportLoad(String backend, double runningThreads) {
+        loads.report(backend, runningThreads, clock.getAsLong());
+    }
+
+    private void roundSafely() {
+        try {
+            round();
+        } catch (RuntimeException e) {
+            log.error("balance round failed; the next one retries", e);
+        }
+    }
+
+    /** Runs one rebalancing round now. */
+    synchronized void round() {
+        RebalanceLoop.Result r = loop.round(clock.getAsLong(), backends, sessions.get(), policy, settings, loads,
+                drainTimeout.get());
+        r.sessionsPerBackend().forEach((b, n) -> counts.computeIfAbsent(b, k -> new AtomicInteger()).set(n));
+        counts.forEach((b, n) -> {
+            if (!r.sessionsPerBackend().containsKey(b)) {
+                n.set(0);
+            }
+        });
+        unsettled = r.unsettled();
+        scores = r.scores();
+        pending = r.pending();
+        movesAsked.addAndGet(r.movesAsked());
+        balanceMovesAsked.addAndGet(r.balanceMovesAsked());
     }
 
     /** Backends that take new sessions now. */
@@ -61,77 +143,27 @@ public final class BackendRouter implements BackendSelector, AutoCloseable {
         return backends;
     }
 
-    /**
-     * Asks every session not on a healthy backend to move; closes, with an error, those that are still
-     * there after the drain timeout.
-     */
-    public synchronized void sweep() {
-        Map<String, BackendInfo> view = backends;
-        long now = System.nanoTime();
-        long timeout = drainTimeout.get().toNanos();
-        java.util.Set<Long> seen = new java.util.HashSet<>();
-        for (RedirectableConn c : sessions.get()) {
-            String b = c.backendAddress();
-            if (b == null) {
-                continue;
-            }
-            BackendInfo info = view.get(b);
-            BackendState state = info == null ? BackendState.REMOVED : info.state();
-            if (state.acceptsNewSessions()) {
-                continue;
-            }
-            seen.add(c.connectionId());
-            long since = askedSince.computeIfAbsent(c.connectionId(), id -> now);
-            if (now - since > timeout && state != BackendState.UNHEALTHY) {
-                c.closeUnmovable(state.name().toLowerCase());
-                askedSince.remove(c.connectionId());
-            } else if (!candidates.isEmpty()) {
-                c.redirect(null, state.name().toLowerCase());
-            }
-        }
-        askedSince.keySet().retainAll(seen);
-        rebalance(now);
+    /** Each backend's score by each factor of the policy, as of the last round (tiproxy_balance_b_score). */
+    public Map<String, Map<String, Integer>> factorScores() {
+        return scores;
     }
 
-    /** Evens out session counts by moving sessions between healthy backends, at a bounded rate. */
-    private void rebalance(long now) {
-        List<Rebalancer.Candidate> all = new java.util.ArrayList<>();
-        List<Rebalancer.Candidate> movable = new java.util.ArrayList<>();
-        Map<Long, RedirectableConn> byId = new java.util.HashMap<>();
-        java.util.Set<String> healthy = new java.util.HashSet<>(candidates);
-        for (RedirectableConn c : sessions.get()) {
-            String b = c.backendAddress();
-            if (b == null || !healthy.contains(b)) {
-                continue;
-            }
-            Rebalancer.Candidate cand = new Rebalancer.Candidate(c.connectionId(), b);
-            all.add(cand);
-            Long last = lastMoved.get(c.connectionId());
-            if (last == null || now - last > MOVE_COOLDOWN_NANOS) {
-                movable.add(cand);
-                byId.put(c.connectionId(), c);
-            }
-        }
-        lastMoved.keySet().retainAll(allIds(all));
-        for (Rebalancer.Move m : rebalancer.plan(candidates, all, movable)) {
-            lastMoved.put(m.id(), now);
-            byId.get(m.id()).redirect(m.to(), "rebalance");
-            rebalanceMoves.incrementAndGet();
-        }
+    /** Migrations asked for and not finished yet, as of the last round. */
+    public List<Pending> pendingMigrations() {
+        return pending;
     }
 
-    private static java.util.Set<Long> allIds(List<Rebalancer.Candidate> all) {
-        java.util.Set<Long> ids = new java.util.HashSet<>();
-        all.forEach(c -> ids.add(c.id()));
-        return ids;
+    /** Sessions asked to move by any factor since start. */
+    public long migrationsAsked() {
+        return movesAsked.get();
     }
 
-    /** Sessions asked to move for balance since start. */
+    /** Sessions asked to move for balance (location, load, session count; not status) since start. */
     public long rebalanceMoves() {
-        return rebalanceMoves.get();
+        return balanceMovesAsked.get();
     }
 
-    /** Asks every session to move once (operators, tests); returns how many were asked. */
+    /** Asks every session to move once (operators, tests), outside the policy; returns how many were asked. */
     public int redirectAll(String reason) {
         int n = 0;
         for (RedirectableConn c : sessions.get()) {
@@ -162,26 +194,64 @@ public final class BackendRouter implements BackendSelector, AutoCloseable {
     }
 
     public int sessionCount(String backend) {
-        return selector.sessionCount(backend);
+        AtomicInteger c = counts.get(backend);
+        return c == null ? 0 : Math.max(0, c.get());
     }
 
     @Override
     public String select(Set<String> exclude) {
-        return selector.select(exclude);
+        long now = clock.getAsLong();
+        long stale = loadStaleNanos;
+        Set<String> probation = unsettled;
+        List<BackendView> settled = new ArrayList<>();
+        List<BackendView> all = new ArrayList<>();
+        for (BackendInfo info : backends.values()) {
+            if (!info.state().acceptsNewSessions() || exclude.contains(info.address())) {
+                continue;
+            }
+            boolean isSettled = !probation.contains(info.address());
+            BackendView v = new BackendView(info.address(), info.state(), sessionCount(info.address()), info.labels(),
+                    loads.current(info.address(), now, stale), isSettled, 0);
+            all.add(v);
+            if (isSettled) {
+                settled.add(v);
+            }
+        }
+        if (all.isEmpty()) {
+            return null;
+        }
+        List<BackendView> routable = policy.routable(settled.isEmpty() ? all : settled);
+        if (routable.size() == 1) {
+            return routable.get(0).address();
+        }
+        ThreadLocalRandom random = ThreadLocalRandom.current();
+        int i = random.nextInt(routable.size());
+        int j = random.nextInt(routable.size() - 1);
+        if (j >= i) {
+            j++;
+        }
+        BackendView a = routable.get(i);
+        BackendView b = routable.get(j);
+        return (b.sessions() < a.sessions() ? b : a).address();
     }
 
     @Override
     public void sessionAttached(String backend) {
-        selector.sessionAttached(backend);
+        counts.computeIfAbsent(backend, k -> new AtomicInteger()).incrementAndGet();
     }
 
     @Override
     public void sessionDetached(String backend) {
-        selector.sessionDetached(backend);
+        AtomicInteger c = counts.get(backend);
+        if (c != null) {
+            c.decrementAndGet();
+        }
     }
 
     @Override
     public void close() {
-        sweeper.shutdownNow();
+        if (executor != null) {
+            executor.shutdownNow();
+        }
     }
 }

@@ -1,8 +1,7 @@
 package io.tiproxy.cli;
 
-import io.etcd.jetcd.Client;
 import io.tiproxy.discovery.DiscoveredBackend;
-import io.tiproxy.discovery.EtcdClients;
+import io.tiproxy.discovery.EtcdConnection;
 import io.tiproxy.discovery.RegistrationSettings;
 import io.tiproxy.discovery.TopologyInfo;
 import io.tiproxy.discovery.TopologyPaths;
@@ -81,7 +80,7 @@ public final class RegisterCommand implements Callable<Integer> {
             err.println("register: " + e.getMessage());
             return 2;
         }
-        Client client = EtcdClients.connect(etcd);
+        EtcdConnection client = EtcdConnection.connect(etcd);
         TopologyRegistrar registrar = new TopologyRegistrar(client, settings);
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {

@@ -34,14 +34,15 @@ import java.util.concurrent.TimeoutException;
  * {@link EtcdTopologySettings#fullReadInterval()} heals anything the watch missed. When etcd cannot
  * be reached the last known topology stays (routing goes on), {@link #connected()} turns false, one
  * warning is logged per outage, and the source retries every second until a read succeeds; it then
- * starts a new watch from the revision of that read.
+ * starts a new watch from the revision of that read. (The {@link EtcdConnection} replaces its client
+ * during a long outage, so that "etcd is back" is noticed within seconds.)
  *
- * <p>All state lives on one thread of its own; the jetcd {@link Client} belongs to the caller.
+ * <p>All state lives on one thread of its own; the connection belongs to the caller.
  */
 public final class EtcdTopologySource implements BackendSource {
     private static final Logger log = LoggerFactory.getLogger(EtcdTopologySource.class);
 
-    private final Client client;
+    private final EtcdConnection etcd;
     private final EtcdTopologySettings settings;
     private final TopologyPaths paths;
     private final ObjectMapper json = new ObjectMapper();
@@ -63,8 +64,13 @@ public final class EtcdTopologySource implements BackendSource {
     private volatile boolean closed;
     private volatile boolean watching;
 
+    /** With a client that is never renewed (the caller owns it). */
     public EtcdTopologySource(Client client, EtcdTopologySettings settings) {
-        this.client = Objects.requireNonNull(client, "client");
+        this(EtcdConnection.of(Objects.requireNonNull(client, "client")), settings);
+    }
+
+    public EtcdTopologySource(EtcdConnection etcd, EtcdTopologySettings settings) {
+        this.etcd = Objects.requireNonNull(etcd, "etcd");
         this.settings = Objects.requireNonNull(settings, "settings");
         this.paths = new TopologyPaths(TopologyPaths.TIDB, settings.keyspace());
         this.model = new TopologyModel(paths, json);
@@ -122,9 +128,11 @@ public final class EtcdTopologySource implements BackendSource {
         if (closed) {
             return;
         }
+        Client client = etcd.client();
         try {
             GetResponse response = await(client.getKVClient().get(EtcdClients.bytes(paths.prefix()),
                     GetOption.builder().isPrefix(true).build()));
+            etcd.succeeded();
             Map<String, String> kvs = new HashMap<>();
             for (KeyValue kv : response.getKvs()) {
                 kvs.put(EtcdClients.text(kv.getKey()), EtcdClients.text(kv.getValue()));
@@ -132,16 +140,17 @@ public final class EtcdTopologySource implements BackendSource {
             model.replaceAll(kvs);
             onReachable();
             if (watcher == null) {
-                startWatch(response.getHeader().getRevision() + 1);
+                startWatch(client, response.getHeader().getRevision() + 1);
             }
             publish();
         } catch (EtcdUnavailableException e) {
+            etcd.failed(client);
             onUnreachable(e.getMessage());
         }
         scheduleRead(connected ? settings.fullReadInterval() : settings.retryInterval());
     }
 
-    private void startWatch(long fromRevision) {
+    private void startWatch(Client client, long fromRevision) {
         if (closed) {
             return;
         }

@@ -16,6 +16,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 
 /**
  * Keeps one member in PD's topology, as TiDB and TiProxy do: {@code <prefix><addr>/info} (JSON,
@@ -26,13 +27,14 @@ import java.util.concurrent.TimeUnit;
  * deletes both keys and revokes the lease, so the member disappears at once.
  *
  * <p>Used by the proxy for {@code /topology/tiproxy/...} and by {@code tiproxyctl register} to put
- * MariaDB/MySQL servers into the {@code tidb} tree. The jetcd {@link Client} belongs to the caller.
+ * MariaDB/MySQL servers into the {@code tidb} tree. The connection belongs to the caller (it renews its
+ * client during a long outage, before the lease can expire for want of a reconnect).
  */
 public final class TopologyRegistrar implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(TopologyRegistrar.class);
     private static final long RETRY_MILLIS = 1000;
 
-    private final Client client;
+    private final EtcdConnection etcd;
     private final RegistrationSettings settings;
     private final Clock clock;
     private final String infoJson;
@@ -46,12 +48,17 @@ public final class TopologyRegistrar implements AutoCloseable {
     private volatile boolean registered;
     private volatile boolean closed;
 
+    /** With a client that is never renewed (the caller owns it). */
     public TopologyRegistrar(Client client, RegistrationSettings settings) {
-        this(client, settings, Clock.systemUTC());
+        this(EtcdConnection.of(Objects.requireNonNull(client, "client")), settings, Clock.systemUTC());
     }
 
-    TopologyRegistrar(Client client, RegistrationSettings settings, Clock clock) {
-        this.client = Objects.requireNonNull(client, "client");
+    public TopologyRegistrar(EtcdConnection etcd, RegistrationSettings settings) {
+        this(etcd, settings, Clock.systemUTC());
+    }
+
+    TopologyRegistrar(EtcdConnection etcd, RegistrationSettings settings, Clock clock) {
+        this.etcd = Objects.requireNonNull(etcd, "etcd");
         this.settings = Objects.requireNonNull(settings, "settings");
         this.clock = Objects.requireNonNull(clock, "clock");
         this.infoJson = settings.info().toJson(new ObjectMapper());
@@ -93,10 +100,10 @@ public final class TopologyRegistrar implements AutoCloseable {
         }
         registered = false;
         try {
-            await(client.getKVClient().delete(EtcdClients.bytes(settings.paths().memberPrefix(settings.address())),
+            call(c -> c.getKVClient().delete(EtcdClients.bytes(settings.paths().memberPrefix(settings.address())),
                     DeleteOption.builder().isPrefix(true).build()));
             if (leaseId != 0) {
-                await(client.getLeaseClient().revoke(leaseId));
+                call(c -> c.getLeaseClient().revoke(leaseId));
             }
             log.info("topology: deregistered {}", settings.paths().memberPrefix(settings.address()));
         } catch (EtcdUnavailableException e) {
@@ -137,17 +144,17 @@ public final class TopologyRegistrar implements AutoCloseable {
     }
 
     private void register() throws EtcdUnavailableException {
-        leaseId = await(client.getLeaseClient().grant(settings.leaseTtl().toSeconds())).getID();
+        leaseId = call(c -> c.getLeaseClient().grant(settings.leaseTtl().toSeconds())).getID();
         writeKeys();
         log.info("topology: registered {} (lease {} s)", settings.paths().memberPrefix(settings.address()),
                 settings.leaseTtl().toSeconds());
     }
 
     private void writeKeys() throws EtcdUnavailableException {
-        await(client.getKVClient().put(EtcdClients.bytes(infoKey()), EtcdClients.bytes(infoJson)));
+        call(c -> c.getKVClient().put(EtcdClients.bytes(infoKey()), EtcdClients.bytes(infoJson)));
         Instant now = clock.instant();
         String nanos = Long.toString(now.getEpochSecond() * 1_000_000_000L + now.getNano());
-        await(client.getKVClient().put(EtcdClients.bytes(ttlKey()), EtcdClients.bytes(nanos),
+        call(c -> c.getKVClient().put(EtcdClients.bytes(ttlKey()), EtcdClients.bytes(nanos),
                 PutOption.builder().withLeaseId(leaseId).build()));
         lastWrite = now;
     }
@@ -155,7 +162,7 @@ public final class TopologyRegistrar implements AutoCloseable {
     /** False when etcd answered that the lease is gone; throws when etcd did not answer. */
     private boolean keepAlive() throws EtcdUnavailableException {
         try {
-            LeaseKeepAliveResponse response = await(client.getLeaseClient().keepAliveOnce(leaseId));
+            LeaseKeepAliveResponse response = call(c -> c.getLeaseClient().keepAliveOnce(leaseId));
             return response.getTTL() > 0;
         } catch (EtcdUnavailableException e) {
             if (String.valueOf(e.getMessage()).contains("not found")) {
@@ -181,7 +188,16 @@ public final class TopologyRegistrar implements AutoCloseable {
         }
     }
 
-    private <T> T await(CompletableFuture<T> future) throws EtcdUnavailableException {
-        return EtcdRequests.await(future, settings.requestTimeout());
+    /** One request on the connection's current client, bounded by the request timeout; reports its outcome. */
+    private <T> T call(Function<Client, CompletableFuture<T>> request) throws EtcdUnavailableException {
+        Client client = etcd.client();
+        try {
+            T result = EtcdRequests.await(request.apply(client), settings.requestTimeout());
+            etcd.succeeded();
+            return result;
+        } catch (EtcdUnavailableException e) {
+            etcd.failed(client);
+            throw e;
+        }
     }
 }

@@ -14,11 +14,53 @@ public record MySqlError(int code, String sqlState, String message) {
     public static final int ER_SERVER_SHUTDOWN = 1053;
     public static final int ER_CONNECTION_KILLED = 1927;
     public static final int ER_SECURE_TRANSPORT_REQUIRED = 3159;
-    /** CR_SERVER_LOST style code used by MariaDB for "lost connection to backend". */
-    public static final int ER_CONNECT_TO_BACKEND = 2013;
+    /** MariaDB answers a PROXY header from an untrusted source with this code too. */
+    public static final int ER_HOST_NOT_PRIVILEGED = 1130;
+    /** MySQL 8.0.24+ sends it before closing a session idle longer than wait_timeout. */
+    public static final int ER_CLIENT_INTERACTION_TIMEOUT = 4031;
+    /**
+     * "Cannot reach / lost connection to backend": ER_UNKNOWN_ERROR, as TiProxy reports its own errors. Never a
+     * client-side code (2000-2999, 5000-5999, e.g. CR_SERVER_LOST 2013): libmariadb (sysbench, the mariadb CLI,
+     * PHP, Python) turns an ERR packet carrying one into "2027 Received malformed packet" and loses the message.
+     */
+    public static final int ER_CONNECT_TO_BACKEND = 1105;
 
     public static MySqlError tooManyConnections() {
         return new MySqlError(ER_CON_COUNT_ERROR, "08004", "Too many connections");
+    }
+
+    /** The memory guard refused a new connection; 1040 so that clients and pools retry it like a full server. */
+    public static MySqlError heapTooFull(int usagePercent, int limitPercent) {
+        return new MySqlError(ER_CON_COUNT_ERROR, "08004", "Too many connections: the proxy's heap is "
+                + usagePercent + "% full after garbage collection, above max-heap-usage-percent " + limitPercent);
+    }
+
+    /** A session idle longer than {@code proxy.idle-timeout}: MySQL's words for wait_timeout, naming the proxy. */
+    public static MySqlError idleTimeout(java.time.Duration timeout) {
+        return new MySqlError(ER_CLIENT_INTERACTION_TIMEOUT, "HY000", "The client was disconnected by the proxy "
+                + "because of inactivity: idle longer than proxy.idle-timeout (" + compact(timeout) + ")");
+    }
+
+    /** "8h", "1m30s", "2s", "500ms": as the config file writes durations. */
+    private static String compact(java.time.Duration d) {
+        long millis = d.toMillis();
+        if (millis % 1000 != 0) {
+            return millis + "ms";
+        }
+        long seconds = millis / 1000;
+        StringBuilder b = new StringBuilder();
+        if (seconds >= 3600) {
+            b.append(seconds / 3600).append('h');
+            seconds %= 3600;
+        }
+        if (seconds >= 60) {
+            b.append(seconds / 60).append('m');
+            seconds %= 60;
+        }
+        if (seconds > 0 || b.length() == 0) {
+            b.append(seconds).append('s');
+        }
+        return b.toString();
     }
 
     public static MySqlError handshake(String why) {
@@ -61,6 +103,10 @@ public record MySqlError(int code, String sqlState, String message) {
 
     public static MySqlError shuttingDown() {
         return new MySqlError(ER_SERVER_SHUTDOWN, "08S01", "Proxy is shutting down");
+    }
+
+    public static MySqlError proxyHeaderRefused(String why) {
+        return new MySqlError(ER_HOST_NOT_PRIVILEGED, "HY000", why);
     }
 
     public static MySqlError tlsRequired() {

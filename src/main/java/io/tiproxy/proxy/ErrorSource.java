@@ -22,6 +22,8 @@ public enum ErrorSource {
     BACKEND_PROTOCOL,
     /** The proxy refused the session: connection limit, memory guard. */
     PROXY_LIMIT,
+    /** The session sat idle outside a transaction for longer than {@code proxy.idle-timeout}. */
+    IDLE_TIMEOUT,
     /** The session's backend was drained or removed and the session could not move in time. */
     BACKEND_DRAINED,
     /** The proxy is shutting down. */

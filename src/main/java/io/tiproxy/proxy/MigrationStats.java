@@ -25,6 +25,11 @@ public final class MigrationStats implements SessionEvents {
     }
 
     @Override
+    public void connectionRejected(RejectReason reason) {
+        next.connectionRejected(reason);
+    }
+
+    @Override
     public void connectionClosed(ErrorSource source) {
         next.connectionClosed(source);
     }

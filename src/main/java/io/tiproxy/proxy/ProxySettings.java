@@ -31,6 +31,13 @@ public record ProxySettings(Duration handshakeTimeout, Duration backendConnectTi
         proxyProtocolNetworks = List.copyOf(proxyProtocolNetworks);
     }
 
+    /** These settings with other TLS contexts: renewed certificates, for the connections that start next. */
+    public ProxySettings withTls(SslContext serverTls, SslContext backendTls) {
+        return new ProxySettings(handshakeTimeout, backendConnectTimeout, serverVersion, requireClientTls,
+                requireBackendTls, serverTls, backendTls, maxConnections, idleTimeout, maxHeapUsagePercent,
+                acceptProxyProtocol, proxyProtocolNetworks, sendProxyProtocol);
+    }
+
     public static ProxySettings defaults() {
         return new ProxySettings(Duration.ofSeconds(15), Duration.ofSeconds(5), "", false, false, null, null, 0,
                 Duration.ZERO, 0, false, List.of(), false);

@@ -11,6 +11,10 @@ public interface SessionEvents {
     default void connectionOpened() {
     }
 
+    /** A new client was refused before its handshake (it is closed too: {@link #connectionClosed} follows). */
+    default void connectionRejected(RejectReason reason) {
+    }
+
     /** A session ended, and why. */
     default void connectionClosed(ErrorSource source) {
     }

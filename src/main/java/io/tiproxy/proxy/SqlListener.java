@@ -9,10 +9,13 @@ import io.netty.channel.socket.SocketChannel;
 import io.tiproxy.proxy.client.ClientConnection;
 import io.tiproxy.proxy.client.SessionContext;
 import io.tiproxy.proxy.net.PacketDecoder;
+import io.tiproxy.proxy.net.ProxyProtocolDecoder;
+import io.tiproxy.proxy.net.TrustedNetworks;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.net.InetSocketAddress;
+import java.util.List;
 
 /**
  * The SQL listener: accepts client connections and gives each a {@link ClientConnection}. A session's
@@ -26,6 +29,7 @@ public final class SqlListener implements AutoCloseable {
     private final EventLoopGroup bossGroup;
     private final EventLoopGroup workerGroup;
     private Channel serverChannel;
+    private volatile TrustedNetworks trusted;
 
     public SqlListener(InetSocketAddress bind, SessionContext context, EventLoopGroup bossGroup, EventLoopGroup workerGroup) {
         this.bind = bind;
@@ -48,6 +52,11 @@ public final class SqlListener implements AutoCloseable {
                     protected void initChannel(SocketChannel ch) {
                         PacketDecoder decoder = new PacketDecoder(ClientConnection.MAX_HANDSHAKE_PAYLOAD);
                         decoder.setSingleDecode(true);
+                        ProxySettings settings = context.settings();
+                        if (settings.acceptProxyProtocol()) {
+                            ch.pipeline().addLast("proxy-header", new ProxyProtocolDecoder(
+                                    trustedNetworks(settings.proxyProtocolNetworks())));
+                        }
                         ch.pipeline().addLast("framer", decoder);
                         ch.pipeline().addLast("session", new ClientConnection(context, decoder));
                     }
@@ -58,6 +67,16 @@ public final class SqlListener implements AutoCloseable {
             throw new IllegalStateException("cannot listen on " + bind + ": " + e.getMessage(), e);
         }
         log.info("SQL listener on {} ({})", serverChannel.localAddress(), context.transport().name());
+    }
+
+    /** The parsed {@code proxy.proxy-protocol-networks}, parsed again only when a reload changed them. */
+    private TrustedNetworks trustedNetworks(List<String> entries) {
+        TrustedNetworks current = trusted;
+        if (current == null || !current.entries().equals(entries)) {
+            current = TrustedNetworks.parse(entries);
+            trusted = current;
+        }
+        return current;
     }
 
     public InetSocketAddress localAddress() {

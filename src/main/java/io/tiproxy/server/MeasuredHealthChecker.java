@@ -2,6 +2,7 @@ package io.tiproxy.server;
 
 import io.tiproxy.balance.observer.HealthChecker;
 import io.tiproxy.balance.observer.HealthResult;
+import io.tiproxy.balance.observer.ObserverSettings;
 import io.tiproxy.discovery.DiscoveredBackend;
 import io.tiproxy.manager.metrics.ProxyMetrics;
 
@@ -26,6 +27,11 @@ final class MeasuredHealthChecker implements HealthChecker {
             metrics.backendPing(backend.address(), nanos);
             metrics.healthCheckCycle(nanos);
         });
+    }
+
+    @Override
+    public void reconfigure(ObserverSettings settings) {
+        delegate.reconfigure(settings);
     }
 
     @Override

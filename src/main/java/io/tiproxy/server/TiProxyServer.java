@@ -1,14 +1,12 @@
 package io.tiproxy.server;
 
 import io.netty.channel.EventLoopGroup;
-import io.etcd.jetcd.Client;
-import io.netty.handler.ssl.SslContext;
 import io.tiproxy.balance.BackendRouter;
 import io.tiproxy.balance.observer.BackendHealthChecker;
 import io.tiproxy.balance.observer.BackendObserver;
 import io.tiproxy.balance.observer.ObserverSettings;
 import io.tiproxy.discovery.BackendSource;
-import io.tiproxy.discovery.EtcdClients;
+import io.tiproxy.discovery.EtcdConnection;
 import io.tiproxy.discovery.EtcdTopologySettings;
 import io.tiproxy.discovery.EtcdTopologySource;
 import io.tiproxy.discovery.RegistrationSettings;
@@ -24,19 +22,23 @@ import io.tiproxy.manager.config.ProxyProtocol;
 import io.tiproxy.manager.config.TiProxyConfig;
 import io.tiproxy.manager.logging.LoggingConfigurator;
 import io.tiproxy.manager.metrics.ProxyMetrics;
-import io.tiproxy.manager.tls.TlsContexts;
+import io.tiproxy.manager.tls.CertManager;
 import io.tiproxy.protocol.MySqlError;
 import io.tiproxy.proxy.ConnectionRegistry;
 import io.tiproxy.proxy.ErrorSource;
+import io.tiproxy.proxy.MemoryGuard;
 import io.tiproxy.proxy.MigrationStats;
 import io.tiproxy.proxy.ProxySettings;
 import io.tiproxy.proxy.SessionEvents;
 import io.tiproxy.proxy.SqlListener;
 import io.tiproxy.proxy.backend.AccountHashes;
+import io.tiproxy.proxy.backend.BackendLoadSampler;
 import io.tiproxy.proxy.client.BackendAddress;
 import io.tiproxy.proxy.client.ClientConnection;
 import io.tiproxy.proxy.client.GreetingCache;
+import io.tiproxy.proxy.client.IdleSweeper;
 import io.tiproxy.proxy.client.SessionContext;
+import io.tiproxy.proxy.client.TiDbReadiness;
 import io.tiproxy.proxy.net.Transport;
 import io.tiproxy.server.api.ApiAuth;
 import io.tiproxy.server.api.ApiRoute;
@@ -70,8 +72,6 @@ public final class TiProxyServer implements AutoCloseable {
     private final ProxyMetrics metrics;
     private final ConfigReloader reloader;
     private final AtomicReference<ProxySettings> settings = new AtomicReference<>();
-    /** TLS context of the HTTP API (security.server-http-tls); null while plain HTTP. */
-    private final AtomicReference<SslContext> apiTls = new AtomicReference<>();
     private final StaticBackendSource staticSource;
     private ConfigWatcher watcher;
     private final Transport transport = Transport.best();
@@ -81,11 +81,19 @@ public final class TiProxyServer implements AutoCloseable {
     private final BackendRouter router;
     private final BackendObserver observer;
     private final BackendObserver.Subscription observerSubscription;
-    private final Client etcd;
+    private final EtcdConnection etcd;
     private TopologyRegistrar registrar;
     private final SqlListener sqlListener;
     private final HttpApiServer apiServer;
     private final MigrationStats migrations;
+    /** TLS contexts of security.*, re-read when their files change on disk. */
+    private final CertManager certs;
+    /** Which TiDBs have a session-token signing certificate (GET /config once a minute). */
+    private final TiDbReadiness tidbReadiness;
+    private final MemoryGuard memoryGuard = MemoryGuard.start();
+    private final IdleSweeper idleSweeper;
+    /** Reads backend load (Threads_running) for the balance policy's load factor. */
+    private final BackendLoadSampler loadSampler;
     private volatile boolean shuttingDown;
 
     public TiProxyServer(TiProxyConfig config) throws SSLException {
@@ -96,30 +104,31 @@ public final class TiProxyServer implements AutoCloseable {
     public TiProxyServer(TiProxyConfig config, Path configFile) throws SSLException {
         this.configFile = configFile;
         this.reloader = new ConfigReloader(config, this::applyConfig);
-        ProxySettings settings = settingsOf(config);
-        this.settings.set(settings);
+        this.certs = new CertManager(config.security(), CertManager.DEFAULT_CHECK_INTERVAL);
+        this.settings.set(settingsOf(config, certs));
+        // certificate files renewed on disk: the next connections get the new contexts
+        certs.onReload(() -> {
+            synchronized (this.settings) {
+                this.settings.updateAndGet(s -> s.withTls(certs.serverTls().current(), certs.sqlTls().current()));
+            }
+        });
         this.router = new BackendRouter(registry::all, Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "tiproxy-router");
             t.setDaemon(true);
             return t;
-        }), () -> reloader.current().proxy().gracefulCloseConnTimeout());
-        HealthCheckConfig health = config.healthCheck();
-        ObserverSettings observerSettings = new ObserverSettings(health.interval(), health.timeout(),
-                health.failThreshold(), health.recoverThreshold(), "", "");
-        if (!config.backend().serviceUser().isEmpty()) {
-            observerSettings = observerSettings.withServiceAccount(config.backend().serviceUser(),
-                    config.backend().servicePassword());
-        }
+        }), () -> reloader.current().proxy().gracefulCloseConnTimeout(), BalanceWiring.settingsOf(config.balance()));
+        ObserverSettings observerSettings = observerSettingsOf(config);
         BackendSource source;
         if (config.proxy().discoversFromPd()) {
-            this.etcd = EtcdClients.connect(config.proxy().pdAddrs().stream().map(HostPort::toString).toList());
+            this.etcd = EtcdConnection.connect(config.proxy().pdAddrs().stream().map(HostPort::toString).toList());
             source = new EtcdTopologySource(etcd, EtcdTopologySettings.defaults());
         } else {
             this.etcd = null;
             source = new StaticBackendSource(config.proxy().backends().stream().map(HostPort::toString).toList());
         }
         this.staticSource = source instanceof StaticBackendSource s ? s : null;
-        this.metrics = new ProxyMetrics(this::sessionsPerBackend, this::backendHealth);
+        this.metrics = new ProxyMetrics(this::sessionsPerBackend, this::backendHealth, router::factorScores,
+                () -> BalanceWiring.pendingOf(router));
         this.observer = new BackendObserver(source,
                 new MeasuredHealthChecker(new BackendHealthChecker(observerSettings), metrics), observerSettings);
         observer.setFailBackendList(config.proxy().failBackendList().stream().map(HostPort::toString).toList());
@@ -127,12 +136,18 @@ public final class TiProxyServer implements AutoCloseable {
         this.migrations = new MigrationStats(metrics);
         this.bossGroup = transport.newGroup(1, "tiproxy-accept");
         this.workerGroup = transport.newGroup(workerThreads(), "tiproxy-io");
+        this.loadSampler = new BackendLoadSampler(transport, workerGroup.next(), () -> reloader.current().backend(),
+                router::healthyBackends, BackendAddress::parse, () -> this.settings.get().backendTls(),
+                () -> BalanceWiring.loadSampleInterval(reloader.current()), router::reportLoad);
         AccountHashes accounts = new AccountHashes(transport, () -> reloader.current().backend(),
                 router::healthyBackends, BackendAddress::parse, () -> this.settings.get().backendTls());
+        this.tidbReadiness = new TiDbReadiness(() -> TiDbReadiness.statusAddresses(router.backends().values()),
+                java.time.Clock.systemUTC(), Duration.ofSeconds(5));
         SessionContext context = new SessionContext(registry, router, transport, new GreetingCache(), accounts,
-                migrations, this.settings::get);
+                migrations, this.settings::get, tidbReadiness, memoryGuard);
         HostPort addr = config.proxy().addr();
         this.sqlListener = new SqlListener(new InetSocketAddress(addr.host(), addr.port()), context, bossGroup, workerGroup);
+        this.idleSweeper = new IdleSweeper(registry::all, () -> this.settings.get().idleTimeout());
         List<ApiRoute> routes = new ArrayList<>();
         routes.add(new HealthRoute(this::health));
         routes.add(new MetricsRoute(metrics::scrape));
@@ -157,8 +172,7 @@ public final class TiProxyServer implements AutoCloseable {
             log.warn("the HTTP API on {} is reachable beyond loopback without credentials: set api.user/api.password "
                     + "or api.token to protect its admin endpoints", config.api().addr());
         }
-        apiTls.set(TlsContexts.forServer(config.security().serverHttpTls()));
-        this.apiServer = new HttpApiServer(config.api().addr(), routes, apiTls::get);
+        this.apiServer = new HttpApiServer(config.api().addr(), routes, certs.serverHttpTls()::current);
     }
 
     private static boolean isLoopback(String host) {
@@ -170,12 +184,13 @@ public final class TiProxyServer implements AutoCloseable {
         return prop != null ? Integer.parseInt(prop) : Runtime.getRuntime().availableProcessors();
     }
 
-    static ProxySettings settingsOf(TiProxyConfig config) throws SSLException {
+    /** The sessions' settings from {@code config}, with the TLS contexts {@code certs} holds now. */
+    static ProxySettings settingsOf(TiProxyConfig config, CertManager certs) {
         var p = config.proxy();
         var s = config.security();
         return new ProxySettings(p.handshakeTimeout(), Duration.ofSeconds(5), p.serverVersion(),
                 s.serverTls().require(), p.requireBackendTls(),
-                TlsContexts.forServer(s.serverTls()), TlsContexts.forClient(s.sqlTls()), p.maxConnections(),
+                certs.serverTls().current(), certs.sqlTls().current(), p.maxConnections(),
                 p.idleTimeout(), p.maxHeapUsagePercent(), p.proxyProtocol() == ProxyProtocol.V2,
                 p.proxyProtocolNetworks(), config.backend().proxyProtocol() == ProxyProtocol.V2);
     }
@@ -191,11 +206,11 @@ public final class TiProxyServer implements AutoCloseable {
 
     /** Applies a reloaded config: everything that can fail first, then the swaps. */
     private void applyConfig(TiProxyConfig previous, TiProxyConfig next) throws SSLException {
-        ProxySettings nextSettings = settingsOf(next);
-        SslContext nextApiTls = previous.security().serverHttpTls().equals(next.security().serverHttpTls())
-                ? apiTls.get() : TlsContexts.forServer(next.security().serverHttpTls());
-        settings.set(nextSettings);
-        apiTls.set(nextApiTls);
+        CertManager.Staged nextCerts = certs.stage(next.security());
+        synchronized (settings) {
+            nextCerts.commit();
+            settings.set(settingsOf(next, certs));
+        }
         if (!previous.log().equals(next.log())) {
             LoggingConfigurator.forSlf4j().apply(next.log());
         }
@@ -205,6 +220,20 @@ public final class TiProxyServer implements AutoCloseable {
         if (!previous.proxy().failBackendList().equals(next.proxy().failBackendList())) {
             observer.setFailBackendList(next.proxy().failBackendList().stream().map(HostPort::toString).toList());
         }
+        ObserverSettings nextChecks = observerSettingsOf(next);
+        if (!nextChecks.equals(observerSettingsOf(previous))) {
+            observer.updateSettings(nextChecks); // health-check.* and the probe's service account, from each next check
+        }
+        if (!previous.balance().equals(next.balance())) {
+            router.setSettings(BalanceWiring.settingsOf(next.balance())); // from the next rebalancing round
+        }
+    }
+
+    /** The observer's check settings: the health-check section and the backend service account. */
+    static ObserverSettings observerSettingsOf(TiProxyConfig config) {
+        HealthCheckConfig health = config.healthCheck();
+        return new ObserverSettings(health.interval(), health.timeout(), health.failThreshold(),
+                health.recoverThreshold(), config.backend().serviceUser(), config.backend().servicePassword());
     }
 
     /** The config in force now. */
@@ -219,18 +248,31 @@ public final class TiProxyServer implements AutoCloseable {
     private HealthRoute.HealthStatus health() {
         TiProxyConfig config = reloader.current();
         if (shuttingDown) {
-            return new HealthRoute.HealthStatus(false, "shutting down", config.checksum());
+            return new HealthRoute.HealthStatus(false, "shutting down", config.checksum(), discoveryState());
         }
         if (router.healthyBackends().isEmpty()) {
-            return new HealthRoute.HealthStatus(false, "no healthy backend", config.checksum());
+            return new HealthRoute.HealthStatus(false, "no healthy backend", config.checksum(), discoveryState());
         }
-        return new HealthRoute.HealthStatus(true, "", config.checksum());
+        return new HealthRoute.HealthStatus(true, "", config.checksum(), discoveryState());
+    }
+
+    /** "connected" or "unreachable: why" with etcd discovery; null with static backends. */
+    private String discoveryState() {
+        if (staticSource != null) {
+            return null;
+        }
+        return observer.discoveryConnected() ? "connected"
+                : "unreachable: " + observer.discoveryError().orElse("no answer") + " (routing with the last known topology)";
     }
 
     public void start() throws InterruptedException {
         observer.start();
+        tidbReadiness.start();
         awaitFirstHealthyBackend();
         sqlListener.start();
+        certs.start();
+        idleSweeper.start();
+        loadSampler.start();
         apiServer.start();
         if (configFile != null) {
             try {
@@ -332,13 +374,18 @@ public final class TiProxyServer implements AutoCloseable {
             registrar.close();
         }
         observerSubscription.close();
+        tidbReadiness.close();
         observer.close();
         if (etcd != null) {
             etcd.close();
         }
         router.close();
+        idleSweeper.close();
+        loadSampler.close();
+        memoryGuard.close();
         workerGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
         bossGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+        certs.close();
         metrics.close();
         log.info("TiProxy stopped");
     }

@@ -10,6 +10,7 @@ import io.tiproxy.testkit.TestProxy;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
@@ -22,14 +23,20 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 /**
- * 300 sessions on 3 backends; a 4th backend joins through discovery and receives its share by
- * migration; sessions closed unevenly are evened out; a balanced cluster stays still. No client error.
+ * The balance policy with real MariaDB servers and real clients: 300 sessions on 3 backends; a 4th
+ * backend joins through discovery and receives its share by migration; sessions closed unevenly are
+ * evened out; a balanced cluster then performs no migration for a minute; a backend made busy by
+ * statements running on it (its real {@code Threads_running}) gets no new sessions. Every poll runs a
+ * statement on every session, so any client error fails the test.
  */
 class BalanceEndToEndTest {
     static MariaDbCluster shared;
@@ -57,26 +64,36 @@ class BalanceEndToEndTest {
         var kv = client.getKVClient();
         kv.put(ByteSequence.from(prefix + "/info", StandardCharsets.UTF_8),
                 ByteSequence.from("{\"version\":\"v8.5.0\",\"ip\":\"127.0.0.1\",\"status_port\":0}", StandardCharsets.UTF_8))
-                .get(5, TimeUnit.SECONDS);
-        long lease = client.getLeaseClient().grant(120).get(5, TimeUnit.SECONDS).getID();
+                .get(20, TimeUnit.SECONDS);
+        long lease = client.getLeaseClient().grant(300).get(20, TimeUnit.SECONDS).getID();
         kv.put(ByteSequence.from(prefix + "/ttl", StandardCharsets.UTF_8),
                 ByteSequence.from(String.valueOf(System.nanoTime()), StandardCharsets.UTF_8),
-                io.etcd.jetcd.options.PutOption.builder().withLeaseId(lease).build()).get(5, TimeUnit.SECONDS);
+                io.etcd.jetcd.options.PutOption.builder().withLeaseId(lease).build()).get(20, TimeUnit.SECONDS);
     }
 
-    static Map<Long, Integer> countsByServer(List<Connection> conns) throws SQLException {
-        Map<Long, Integer> counts = new HashMap<>();
-        for (Connection c : conns) {
-            try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("SELECT @@server_id")) {
-                rs.next();
-                counts.merge(rs.getLong(1), 1, Integer::sum);
-            }
+    static long serverId(Connection c) throws SQLException {
+        try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("SELECT @@server_id")) {
+            rs.next();
+            return rs.getLong(1);
         }
-        return counts;
+    }
+
+    /** Runs a statement on every session (an error fails the test) and groups the sessions by server id. */
+    static Map<Long, List<Connection>> byServer(List<Connection> conns) throws SQLException {
+        Map<Long, List<Connection>> out = new HashMap<>();
+        for (Connection c : conns) {
+            out.computeIfAbsent(serverId(c), k -> new ArrayList<>()).add(c);
+        }
+        return out;
+    }
+
+    static boolean allBetween(Map<Long, List<Connection>> byServer, int servers, int min, int max) {
+        return byServer.size() == servers && byServer.values().stream().allMatch(l -> l.size() >= min && l.size() <= max);
     }
 
     @Test
-    void aJoiningBackendGetsItsShareAndUnevenClosesAreEvenedOut() throws Exception {
+    @EnabledIfSystemProperty(named = "tiproxy.it", matches = "true")
+    void aJoiningBackendGetsItsShareUnevenClosesAreEvenedOutAndABalancedClusterStaysStill() throws Exception {
         for (MariaDbServer s : shared.servers()) {
             register(s);
         }
@@ -85,51 +102,103 @@ class BalanceEndToEndTest {
             for (int i = 0; i < 300; i++) {
                 conns.add(DriverManager.getConnection(proxy.mariadbUrl(""), TestAccounts.APP_USER, TestAccounts.APP_PASSWORD));
             }
-            Map<Long, Integer> initial = countsByServer(conns);
-            assertThat(initial.values()).allMatch(n -> n >= 90 && n <= 110);
+            assertThat(allBetween(byServer(conns), 3, 95, 105)).as("300 new sessions spread over 3 backends").isTrue();
 
             register(fourth);
-            await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofSeconds(1)).until(() -> {
-                Map<Long, Integer> counts = countsByServer(conns);
-                return counts.size() == 4 && counts.values().stream().allMatch(n -> n >= 60 && n <= 90);
-            });
+            await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofSeconds(1))
+                    .until(() -> allBetween(byServer(conns), 4, 60, 90));
 
-            // close 150 sessions, all from one backend's share as far as possible
-            Map<Long, List<Connection>> byServer = new HashMap<>();
-            for (Connection c : conns) {
-                try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("SELECT @@server_id")) {
-                    rs.next();
-                    byServer.computeIfAbsent(rs.getLong(1), k -> new ArrayList<>()).add(c);
-                }
-            }
-            // close the 4th backend's sessions and then others' until 150 are gone
-            List<Connection> victims = new ArrayList<>(byServer.get((long) fourth.serverId()));
-            for (List<Connection> l : byServer.values()) {
-                if (l != byServer.get((long) fourth.serverId())) {
-                    victims.addAll(l);
-                }
-            }
-            victims = new ArrayList<>(victims.subList(0, 150));
-            for (Connection c : victims) {
+            // close 150 sessions: every session of two backends, the 4th one's included
+            Map<Long, List<Connection>> now = byServer(conns);
+            long other = now.keySet().stream().filter(id -> id != fourth.serverId()).findFirst().orElseThrow();
+            List<Connection> closing = new ArrayList<>(now.get((long) fourth.serverId()));
+            closing.addAll(now.get(other));
+            closing = closing.subList(0, Math.min(150, closing.size()));
+            assertThat(closing).hasSizeGreaterThanOrEqualTo(120);
+            for (Connection c : closing) {
                 c.close();
             }
-            conns.removeAll(victims);
-            await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofSeconds(1)).until(() -> {
-                Map<Long, Integer> counts = countsByServer(conns);
-                int max = counts.values().stream().max(Integer::compare).orElse(0);
-                int min = counts.size() < 4 ? 0 : counts.values().stream().min(Integer::compare).orElse(0);
-                return max - min <= 4;
-            });
+            conns.removeAll(closing);
+            int left = conns.size();
+            await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofSeconds(1))
+                    .until(() -> allBetween(byServer(conns), 4, left / 4 - 2, (left + 3) / 4 + 2));
 
-            // balanced: it holds still
-            long moves = proxy.server().router().rebalanceMoves();
-            Thread.sleep(15_000);
-            countsByServer(conns);
-            assertThat(proxy.server().router().rebalanceMoves()).as("moves while balanced").isEqualTo(moves);
+            // balanced: for a minute, with every session queried every 5 s, nothing moves
+            long asked = proxy.server().router().migrationsAsked();
+            long migrated = proxy.server().migrationsSucceeded();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (System.nanoTime() < deadline) {
+                Thread.sleep(5_000);
+                byServer(conns);
+            }
+            assertThat(proxy.server().router().migrationsAsked()).as("migrations asked while balanced").isEqualTo(asked);
+            assertThat(proxy.server().migrationsSucceeded()).as("migrations while balanced").isEqualTo(migrated);
+            assertThat(proxy.server().router().factorScores()).hasSize(4)
+                    .allSatisfy((backend, scores) -> assertThat(scores).containsKeys("status", "location", "load", "conn"));
         } finally {
             for (Connection c : conns) {
                 c.close();
             }
+        }
+    }
+
+    @Test
+    void balanceSettingsReloadWithoutARestart() throws Exception {
+        try (TestProxy proxy = TestProxy.start(shared.addresses(), "", TestProxy.SERVICE_ACCOUNT)) {
+            var http = java.net.http.HttpClient.newHttpClient();
+            String base = "http://127.0.0.1:" + proxy.apiPort() + "/api/admin/config";
+            String yaml = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(base + "?format=yaml")).build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+            assertThat(yaml).contains("policy: \"location\"").contains("zone: \"\"");
+            String next = yaml.replace("policy: \"location\"", "policy: connection").replace("zone: \"\"", "zone: east");
+            var put = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(base))
+                    .PUT(java.net.http.HttpRequest.BodyPublishers.ofString(next)).build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofString());
+            assertThat(put.statusCode()).as(put.body()).isEqualTo(200);
+            assertThat(proxy.server().router().settings().order()).isEqualTo(io.tiproxy.balance.FactorOrder.CONNECTION);
+            assertThat(proxy.server().router().settings().zone()).isEqualTo("east");
+            await().atMost(Duration.ofSeconds(10)).until(() -> proxy.server().router().factorScores().values().stream()
+                    .allMatch(scores -> scores.keySet().equals(java.util.Set.of("status", "conn"))));
+        }
+    }
+
+    @Test
+    void aBackendBusyWithRunningStatementsGetsNoNewSessions() throws Exception {
+        MariaDbServer busy = shared.server(0);
+        String busyYaml = TestProxy.SERVICE_ACCOUNT + "balance:\n  load: { sample-interval: 300ms, busy-threads: 4 }\n";
+        ExecutorService sleepers = Executors.newFixedThreadPool(6);
+        List<Connection> direct = new ArrayList<>();
+        List<Connection> conns = new ArrayList<>();
+        try (TestProxy proxy = TestProxy.start(shared.addresses(), "", busyYaml)) {
+            List<Future<?>> running = new ArrayList<>();
+            for (int i = 0; i < 6; i++) {
+                Connection c = DriverManager.getConnection(busy.jdbcUrl(), TestAccounts.APP_USER, TestAccounts.APP_PASSWORD);
+                direct.add(c);
+                running.add(sleepers.submit(() -> {
+                    try (Statement s = c.createStatement()) {
+                        s.execute("SELECT SLEEP(30)");
+                    }
+                    return null;
+                }));
+            }
+            await().atMost(Duration.ofSeconds(15)).until(() ->
+                    proxy.server().router().factorScores().getOrDefault(busy.address(), Map.of()).getOrDefault("load", 0) >= 4);
+            for (int i = 0; i < 30; i++) {
+                conns.add(DriverManager.getConnection(proxy.mariadbUrl(""), TestAccounts.APP_USER, TestAccounts.APP_PASSWORD));
+            }
+            Map<Long, List<Connection>> placed = byServer(conns);
+            assertThat(placed).doesNotContainKey((long) busy.serverId()).hasSize(2);
+            assertThat(placed.values()).allSatisfy(l -> assertThat(l).hasSizeGreaterThanOrEqualTo(10));
+            assertThat(running).noneMatch(Future::isDone); // still busy all along
+        } finally {
+            for (Connection c : conns) {
+                c.close();
+            }
+            for (Connection c : direct) {
+                busy.execAsAdmin("KILL QUERY " + c.unwrap(org.mariadb.jdbc.Connection.class).getThreadId());
+                c.close();
+            }
+            sleepers.shutdownNow();
         }
     }
 }

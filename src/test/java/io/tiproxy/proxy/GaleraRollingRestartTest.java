@@ -1,47 +1,59 @@
 package io.tiproxy.proxy;
 
+import io.tiproxy.proxy.chaos.AckedWriters;
+import io.tiproxy.proxy.chaos.ChaosSettings;
+import io.tiproxy.proxy.chaos.ProxyCounters;
+import io.tiproxy.proxy.chaos.SessionLeakCheck;
+import io.tiproxy.proxy.chaos.StatefulSessions;
+import io.tiproxy.proxy.chaos.SysbenchLoad;
 import io.tiproxy.testkit.GaleraCluster;
 import io.tiproxy.testkit.MariaDbServer;
-import io.tiproxy.testkit.TestAccounts;
+import io.tiproxy.testkit.Sysbench;
 import io.tiproxy.testkit.TestProxy;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
-import java.sql.Connection;
-import java.sql.DriverManager;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
-import java.sql.SQLException;
-import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.atomic.AtomicBoolean;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 /**
  * A 3-node Galera cluster behind the proxy; each node in turn is drained, stopped and restarted while
- * writers insert through the proxy. No client sees an error and every acknowledged commit is on every
- * node at the end. Slow (~1 min): runs with -Dtiproxy.it=true, as scripts/test.sh sets.
+ * sysbench {@code oltp_read_write} (server-side prepared statements), acknowledged-commit writers and idle
+ * stateful sessions work through the proxy. Promises: no client error (sysbench ignores only InnoDB/Galera
+ * deadlocks, 1213, which it retries by design), no disconnect, no state lost (checked after each node),
+ * every acknowledged commit on every node at the end, and the proxy holding nothing afterwards.
+ *
+ * <p>Short form (CI): one rolling restart. Long form: {@code -Dtiproxy.chaos.seconds=N} repeats rolling
+ * restarts until N seconds have passed. Slow (~1.5 min): runs with {@code -Dtiproxy.it=true}.
  */
 @EnabledIfSystemProperty(named = "tiproxy.it", matches = "true")
 class GaleraRollingRestartTest {
+    private static final Logger log = LoggerFactory.getLogger(GaleraRollingRestartTest.class);
+    private static final int TABLES = 4;
+    private static final int TABLE_SIZE = 5000;
+    private static final String DATABASE = "chaos_db";
+
     static GaleraCluster galera;
     static TestProxy proxy;
 
     @BeforeAll
     static void start() {
         galera = GaleraCluster.start("galmig");
-        galera.node(0).execAsAdmin("CREATE TABLE IF NOT EXISTS test.acks (id BIGINT PRIMARY KEY, writer INT) ENGINE=InnoDB");
-        proxy = TestProxy.startMigratable(galera.addresses());
+        galera.node(0).execAsAdmin("CREATE DATABASE IF NOT EXISTS " + DATABASE,
+                "CREATE TABLE IF NOT EXISTS test.acks (id BIGINT PRIMARY KEY, writer INT) ENGINE=InnoDB");
+        Sysbench.prepareOnce(galera.node(0), TABLES, TABLE_SIZE);
+        proxy = TestProxy.start(galera.addresses(), "", TestProxy.SERVICE_ACCOUNT
+                + "health-check:\n  interval: \"1s\"\n");
     }
 
     @AfterAll
@@ -55,107 +67,71 @@ class GaleraRollingRestartTest {
     }
 
     @Test
-    void rollingRestartLosesNoAcknowledgedCommitAndNoClientSeesAnError() throws Exception {
-        Set<Long> acked = ConcurrentHashMap.newKeySet();
-        List<String> errors = new CopyOnWriteArrayList<>();
-        AtomicBoolean running = new AtomicBoolean(true);
-        List<Thread> writers = new ArrayList<>();
-        for (int w = 0; w < 4; w++) {
-            final int writer = w;
-            Thread t = new Thread(() -> write(writer, running, acked, errors), "writer-" + w);
-            t.start();
-            writers.add(t);
-        }
+    void rollingRestartUnderLoadCostsNoErrorNoStateAndNoCommit() throws Exception {
+        SessionLeakCheck leaks = SessionLeakCheck.baseline(proxy);
+        long started = System.nanoTime();
+        long deadline = ChaosSettings.deadlineNanos();
+        int migrationsBefore = proxy.server().migrationsSucceeded();
+        StatefulSessions idle = StatefulSessions.open(proxy, 12, DATABASE);
+        AckedWriters writers = AckedWriters.start(proxy, "acks", 4);
+        SysbenchLoad load = SysbenchLoad.start(proxy.port(), TABLES, TABLE_SIZE, 4, Duration.ofSeconds(10), Set.of(1213));
+        List<String> lostState = new ArrayList<>();
+        int restarts = 0;
+        SysbenchLoad.Totals totals;
         try {
-            await().atMost(Duration.ofSeconds(20)).until(() -> acked.size() > 50);
-            for (int i = 0; i < 3; i++) {
-                MariaDbServer node = galera.node(i);
-                assertThat(proxy.api("POST", "/api/backends/" + node.address() + "/drain").status()).isEqualTo(200);
-                await().atMost(Duration.ofSeconds(20))
-                        .until(() -> proxy.server().router().sessionCount(node.address()) == 0);
-                galera.stopNode(i);
-                long before = acked.size();
-                await().atMost(Duration.ofSeconds(20)).until(() -> acked.size() > before + 20);
-                galera.startNode(i);
-                assertThat(galera.isSynced(i)).isTrue();
-                assertThat(proxy.api("DELETE", "/api/backends/" + node.address() + "/drain").status()).isEqualTo(200);
-            }
-            long before = acked.size();
-            await().atMost(Duration.ofSeconds(20)).until(() -> acked.size() > before + 20);
-        } finally {
-            running.set(false);
-            for (Thread t : writers) {
-                t.join(30_000);
-            }
-        }
-        assertThat(errors).as("client errors").isEmpty();
-        assertThat(proxy.server().migrationsSucceeded()).isGreaterThanOrEqualTo(3);
-        List<Long> expected = new ArrayList<>(acked);
-        Collections.sort(expected);
-        for (MariaDbServer node : galera.nodes()) {
-            try (Connection c = DriverManager.getConnection("jdbc:mariadb://127.0.0.1:" + node.port() + "/test",
-                    TestAccounts.APP_USER, TestAccounts.APP_PASSWORD);
-                 Statement s = c.createStatement()) {
-                s.execute("SET SESSION wsrep_sync_wait = 1");
-                Set<Long> present = ConcurrentHashMap.newKeySet();
-                try (ResultSet rs = s.executeQuery("SELECT id FROM acks")) {
-                    while (rs.next()) {
-                        present.add(rs.getLong(1));
-                    }
+            awaitWriterProgress(writers);
+            do {
+                for (int i = 0; i < 3; i++) {
+                    restart(i, writers);
+                    restarts++;
+                    lostState.addAll(idle.verify());
+                    leaks.watchOpenSessions();
+                    assertThat(load.failedEarly()).as("a sysbench run failed during the restart of node " + i).isFalse();
                 }
-                List<Long> missing = expected.stream().filter(id -> !present.contains(id)).toList();
-                assertThat(missing).as("acknowledged commits missing on " + node.address()).isEmpty();
-            }
+            } while (System.nanoTime() < deadline);
+            awaitWriterProgress(writers);
+        } finally {
+            writers.stop();
+            totals = load.stop();
+            log.info("chaos: sysbench {}", totals);
         }
+        lostState.addAll(idle.verify());
+        idle.close();
+
+        assertThat(totals.problems()).as("sysbench runs that failed").isEmpty();
+        assertThat(totals.reconnects()).as("sysbench reconnects (sessions the proxy dropped)").isZero();
+        assertThat(totals.ignoredByCode().keySet()).as("error codes sysbench ignored").isSubsetOf(1213);
+        assertThat(writers.errors()).as("writer errors").isEmpty();
+        assertThat(lostState).as("idle sessions whose state was lost").isEmpty();
+        Map<String, String> missing = writers.missingOnEachNode(galera.nodes());
+        assertThat(missing.values()).as("acknowledged commits missing, by node: " + missing).allMatch(String::isEmpty);
+        ProxyCounters counters = ProxyCounters.read(proxy);
+        assertThat(counters.disconnectionsNotByClient()).as("sessions the proxy ended: " + counters.disconnections()).isZero();
+        int migrated = proxy.server().migrationsSucceeded() - migrationsBefore;
+        assertThat(migrated).as("sessions moved").isGreaterThanOrEqualTo(restarts);
+        SessionLeakCheck.Report report = leaks.assertReturnedToNormal(Duration.ofSeconds(60));
+        log.info("chaos: {} node restarts in {} s; {} acknowledged commits on every node; {} migrations {}; "
+                        + "failed migrations {}; disconnections {}; {}",
+                restarts, Duration.ofNanos(System.nanoTime() - started).toSeconds(), writers.ackedCount(), migrated,
+                counters.migrations("succeed"), counters.migrations("fail"), counters.disconnections(), report);
     }
 
-    /** Inserts rows through the proxy, half in autocommit, half in two-row transactions; records each acknowledged id. */
-    private static void write(int writer, AtomicBoolean running, Set<Long> acked, List<String> errors) {
-        try (Connection c = DriverManager.getConnection(proxy.mariadbUrl("useServerPrepStmts=true"),
-                TestAccounts.APP_USER, TestAccounts.APP_PASSWORD);
-             PreparedStatement ins = c.prepareStatement("INSERT INTO acks VALUES (?, ?)")) {
-            c.createStatement().execute("SET @writer = " + writer);
-            long next = writer * 10_000_000L;
-            while (running.get()) {
-                try {
-                    if (next % 2 == 0) {
-                        ins.setLong(1, next);
-                        ins.setInt(2, writer);
-                        ins.executeUpdate();
-                        acked.add(next);
-                        next++;
-                    } else {
-                        c.setAutoCommit(false);
-                        for (long id = next; id < next + 2; id++) {
-                            ins.setLong(1, id);
-                            ins.setInt(2, writer);
-                            ins.executeUpdate();
-                        }
-                        c.commit();
-                        c.setAutoCommit(true);
-                        acked.add(next);
-                        acked.add(next + 1);
-                        next += 3; // keeps the autocommit/transaction alternation
-                    }
-                    Thread.sleep(2);
-                } catch (SQLException e) {
-                    errors.add("writer " + writer + ": " + e.getErrorCode() + " " + e.getMessage());
-                    next += 3;
-                    try {
-                        c.setAutoCommit(true);
-                    } catch (SQLException ignored) {
-                        // the next statement reports it
-                    }
-                }
-            }
-            try (ResultSet rs = c.createStatement().executeQuery("SELECT @writer")) {
-                rs.next();
-                if (rs.getInt(1) != writer) {
-                    errors.add("writer " + writer + ": user variable lost");
-                }
-            }
-        } catch (Exception e) {
-            errors.add("writer " + writer + ": " + e);
-        }
+    /** Drains node i, waits until no session is on it, stops it, lets the others take writes, restarts it, undrains. */
+    private static void restart(int i, AckedWriters writers) {
+        MariaDbServer node = galera.node(i);
+        assertThat(proxy.api("POST", "/api/backends/" + node.address() + "/drain").status()).isEqualTo(200);
+        await().atMost(Duration.ofSeconds(30)).until(() -> proxy.server().router().sessionCount(node.address()) == 0);
+        galera.stopNode(i);
+        log.info("chaos: stopped drained {}", node);
+        awaitWriterProgress(writers);
+        galera.startNode(i);
+        assertThat(galera.isSynced(i)).isTrue();
+        assertThat(proxy.api("DELETE", "/api/backends/" + node.address() + "/drain").status()).isEqualTo(200);
+        await().atMost(Duration.ofSeconds(30)).until(() -> proxy.server().router().healthyBackends().contains(node.address()));
+    }
+
+    private static void awaitWriterProgress(AckedWriters writers) {
+        int before = writers.ackedCount();
+        await().atMost(Duration.ofSeconds(30)).until(() -> writers.ackedCount() > before + 50);
     }
 }

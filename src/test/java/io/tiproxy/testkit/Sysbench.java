@@ -30,6 +30,11 @@ public final class Sysbench {
         }
     }
 
+    /** A cluster that replicates (Galera) needs the tables once: prepared directly on {@code server}. */
+    public static void prepareOnce(MariaDbServer server, int tables, int tableSize) {
+        prepareOnEach(List.of(server), tables, tableSize);
+    }
+
     /** A run that ended well: exit 0, some transactions, no ignored error, no reconnect, no FATAL. */
     public static void assertClean(Commands.Result run) {
         assertThat(run.exitCode()).as(run.output()).isZero();

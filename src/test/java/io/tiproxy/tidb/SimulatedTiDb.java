@@ -1,21 +1,19 @@
 package io.tiproxy.tidb;
 
-import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpServer;
+import io.etcd.jetcd.Client;
 import io.tiproxy.testkit.MariaDbServer;
 import io.tiproxy.testkit.TestAccounts;
 
 import java.io.IOException;
-import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -26,8 +24,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  * It speaks the MySQL protocol on a loopback port with TiDB's greeting (version {@value #VERSION},
  * TiDB's capabilities, no CLIENT_SESSION_TRACK) and fronts a real MariaDB for ordinary SQL; the TiDB
  * parts are its own: {@code SHOW SESSION_STATES} / {@code SET SESSION_STATES}, error 8146, session tokens
- * and the {@code tidb_session_token} login, and the status port ({@code /status}, {@code /config}) with
- * graceful shutdown. Which instance served a query shows in {@code @@server_id} of the fronted MariaDB.
+ * and the {@code tidb_session_token} login, the status port ({@code /status}, {@code /config}) with
+ * graceful shutdown, and, once {@link #registerIn registered}, its keys in PD's etcd
+ * ({@link SimulatedTiDbTopology}). Which instance served a query shows in {@code @@server_id} of the
+ * fronted MariaDB. To restart a TiDB, close it and start a new one on the same ports.
  *
  * <p>Simplifications (not TiDB behaviour under test): user-variable values/types and parameter types are
  * encoded in the simulation's own JSON shapes (the proxy treats the states as opaque); sys-vars are those
@@ -35,7 +35,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  * params (SEND_LONG_DATA without EXECUTE), and the missing certificate.
  */
 public final class SimulatedTiDb implements AutoCloseable {
-    public static final String VERSION = "8.0.11-TiDB-v8.5.0";
+    public static final String RELEASE = "v8.5.0";
+    public static final String VERSION = "8.0.11-TiDB-" + RELEASE;
+    /** TiDB gives transactions this long to finish once its listener closed (TIDB-FACTS "Status port"). */
+    static final Duration TRANSACTION_GRACE = Duration.ofSeconds(15);
     static final long CLIENT_LONG_PASSWORD = 1, CLIENT_FOUND_ROWS = 1 << 1, CLIENT_LONG_FLAG = 1 << 2,
             CLIENT_CONNECT_WITH_DB = 1 << 3, CLIENT_COMPRESS = 1 << 5, CLIENT_LOCAL_FILES = 1 << 7,
             CLIENT_PROTOCOL_41 = 1 << 9, CLIENT_INTERACTIVE = 1 << 10, CLIENT_SSL = 1 << 11,
@@ -57,7 +60,7 @@ public final class SimulatedTiDb implements AutoCloseable {
     private final Map<String, String> accounts;
     private final SimulatedTiDbTokens tokens = new SimulatedTiDbTokens();
     private final ServerSocket listener;
-    private final HttpServer status;
+    private final SimulatedTiDbStatusServer status;
     private final Set<SimulatedTiDbSession> sessions = ConcurrentHashMap.newKeySet();
     private final AtomicInteger connectionIds = new AtomicInteger(1);
     private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -70,19 +73,31 @@ public final class SimulatedTiDb implements AutoCloseable {
     private volatile String tokenUserOverride;
     private final AtomicInteger acceptedTokenLogins = new AtomicInteger();
     private final AtomicInteger rejectedTokenLogins = new AtomicInteger();
+    private final AtomicInteger sessionStatesShown = new AtomicInteger();
+    private final CountDownLatch stopped = new CountDownLatch(1);
+    private volatile SimulatedTiDbTopology topology;
     private volatile boolean closed;
 
     /** Starts a simulated TiDB in front of {@code backend}, which has the {@link TestAccounts}. */
     public SimulatedTiDb(String name, MariaDbServer backend) throws IOException {
+        this(name, backend, 0, 0);
+    }
+
+    /** Starts one on given loopback ports (0: any free one); a restart uses the ports of the one before. */
+    public SimulatedTiDb(String name, MariaDbServer backend, int sqlPort, int statusPort) throws IOException {
         this.name = name;
         this.backend = backend;
         this.accounts = Map.of(TestAccounts.APP_USER, TestAccounts.APP_PASSWORD,
                 TestAccounts.ADMIN_USER, TestAccounts.ADMIN_PASSWORD);
-        listener = new ServerSocket(0, 128, InetAddress.getLoopbackAddress());
-        status = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 16);
-        status.createContext("/status", this::onStatus);
-        status.createContext("/config", this::onConfig);
-        status.start();
+        listener = new ServerSocket();
+        listener.setReuseAddress(true);
+        try {
+            listener.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), sqlPort), 128);
+            status = new SimulatedTiDbStatusServer(this, statusPort);
+        } catch (IOException e) {
+            listener.close();
+            throw e;
+        }
         Thread accept = new Thread(this::acceptLoop, "sim-tidb-" + name + "-accept");
         accept.setDaemon(true);
         accept.start();
@@ -102,7 +117,7 @@ public final class SimulatedTiDb implements AutoCloseable {
     }
 
     public int statusPort() {
-        return status.getAddress().getPort();
+        return status.port();
     }
 
     MariaDbServer backend() {
@@ -145,6 +160,28 @@ public final class SimulatedTiDb implements AutoCloseable {
         return override != null ? override : sessionUser;
     }
 
+    /**
+     * Writes this TiDB's topology keys into PD's etcd and keeps them alive until a graceful shutdown or
+     * {@link #close()} deletes them (TIDB-FACTS "Topology in PD's etcd").
+     */
+    public void registerIn(Client etcd) throws Exception {
+        topology = new SimulatedTiDbTopology(etcd, "127.0.0.1", port(), statusPort(), RELEASE, "/sim/" + name);
+    }
+
+    /** {@code SHOW SESSION_STATES} statements answered so far (with states or with an error). */
+    public int sessionStatesShown() {
+        return sessionStatesShown.get();
+    }
+
+    void countSessionStatesShown() {
+        sessionStatesShown.incrementAndGet();
+    }
+
+    /** {@code GET /config} requests served so far. */
+    public int configRequests() {
+        return status.configRequests();
+    }
+
     /** tidb_session_token logins accepted so far. */
     public int acceptedTokenLogins() {
         return acceptedTokenLogins.get();
@@ -170,15 +207,40 @@ public final class SimulatedTiDb implements AutoCloseable {
     /**
      * TiDB got SIGTERM with {@code graceful-wait-before-shutdown = wait}: {@code /status} answers 500 at
      * once while the SQL port still accepts; after {@code wait} the listener and status server close, idle
-     * sessions are closed after their current command, transactions get up to 15 s.
+     * sessions are closed after their current command, transactions get up to 15 s; then its topology
+     * keys are deleted and it is {@link #awaitStopped stopped} (TIDB-FACTS "Status port", "Topology").
      */
     public void beginGracefulShutdown(Duration wait) {
         shuttingDown = true;
         timer.schedule(() -> {
             closeListeners();
             sessions.forEach(SimulatedTiDbSession::closeWhenIdle);
-            timer.schedule(() -> sessions.forEach(SimulatedTiDbSession::closeNow), 15, TimeUnit.SECONDS);
+            awaitDrained(System.nanoTime() + TRANSACTION_GRACE.toNanos());
         }, wait.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    /** Polls until no session is left (or the grace is over: the rest are cut), then leaves the topology. */
+    private void awaitDrained(long deadlineNanos) {
+        if (!sessions.isEmpty() && System.nanoTime() < deadlineNanos) {
+            timer.schedule(() -> awaitDrained(deadlineNanos), 50, TimeUnit.MILLISECONDS);
+            return;
+        }
+        sessions.forEach(SimulatedTiDbSession::closeNow);
+        leaveTopology();
+        stopped.countDown();
+    }
+
+    /** Waits until a graceful shutdown is complete (listeners closed, sessions gone, keys deleted). */
+    public boolean awaitStopped(Duration timeout) throws InterruptedException {
+        return stopped.await(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    private void leaveTopology() {
+        SimulatedTiDbTopology t = topology;
+        topology = null;
+        if (t != null) {
+            t.close();
+        }
     }
 
     boolean isShuttingDown() {
@@ -210,46 +272,13 @@ public final class SimulatedTiDb implements AutoCloseable {
         }
     }
 
-    private void onStatus(HttpExchange ex) throws IOException {
-        if (shuttingDown) {
-            ex.sendResponseHeaders(500, -1);
-            ex.close();
-            return;
-        }
-        reply(ex, "{\"connections\":" + sessions.size() + ",\"version\":\"" + VERSION
-                + "\",\"git_hash\":\"simulated\",\"status\":{\"init_stats_percentage\":100}}");
-    }
-
-    private void onConfig(HttpExchange ex) throws IOException {
-        SimulatedTiDbSigningCert cert = tokens.latestCert();
-        String certPath = cert == null ? "" : cert.certFile().toString();
-        String keyPath = cert == null ? "" : cert.keyFile().toString();
-        reply(ex, "{\"host\":\"127.0.0.1\",\"port\":" + port() + ",\"graceful-wait-before-shutdown\":0,"
-                + "\"security\":{\"ssl-ca\":\"\",\"ssl-cert\":\"\",\"ssl-key\":\"\",\"session-token-signing-cert\":\""
-                + jsonEscape(certPath) + "\",\"session-token-signing-key\":\"" + jsonEscape(keyPath)
-                + "\",\"auto-tls\":false},\"status\":{\"status-port\":" + statusPort() + "}}");
-    }
-
-    private static String jsonEscape(String s) {
-        return s.replace("\\", "\\\\").replace("\"", "\\\"");
-    }
-
-    private static void reply(HttpExchange ex, String body) throws IOException {
-        byte[] b = body.getBytes(StandardCharsets.UTF_8);
-        ex.getResponseHeaders().set("Content-Type", "application/json");
-        ex.sendResponseHeaders(200, b.length);
-        try (OutputStream out = ex.getResponseBody()) {
-            out.write(b);
-        }
-    }
-
     private void closeListeners() {
         try {
             listener.close();
         } catch (IOException ignored) {
             // closing
         }
-        status.stop(0);
+        status.stop();
     }
 
     @Override
@@ -258,6 +287,11 @@ public final class SimulatedTiDb implements AutoCloseable {
         closeListeners();
         sessions.forEach(SimulatedTiDbSession::closeNow);
         timer.shutdownNow();
+        try {
+            leaveTopology();
+        } finally {
+            stopped.countDown();
+        }
     }
 
     @Override

@@ -549,6 +549,7 @@ final class SimulatedTiDbSession implements Runnable {
 
     /** TIDB-FACTS "Migration exchange" 1 and "Session states JSON". */
     private void showSessionStates() throws IOException {
+        server.countSessionStatesShown();
         String why = null;
         if ((status & SERVER_STATUS_IN_TRANS) != 0) {
             why = "active transaction";

@@ -3,6 +3,7 @@ package io.tiproxy.balance.observer;
 import io.tiproxy.discovery.DiscoveredBackend;
 
 import java.time.Instant;
+import java.util.concurrent.ScheduledFuture;
 
 /** The observer's mutable record of one backend. Confined to the observer thread. */
 final class BackendEntry {
@@ -16,6 +17,10 @@ final class BackendEntry {
     Instant removedAt;
     /** The last warning a healthy check carried, so that it is logged once. */
     String lastNote = "";
+    /** The next check, while one is scheduled and not yet started. */
+    ScheduledFuture<?> nextCheck;
+    /** True from the start of a check until its result is counted. */
+    boolean checking;
 
     BackendEntry(DiscoveredBackend backend, HealthTracker health) {
         this.address = backend.address();

@@ -58,6 +58,12 @@ public final class BackendHealthChecker implements HealthChecker {
         });
     }
 
+    /** Takes the service account of {@code settings} for the SQL probes that start from now on. */
+    @Override
+    public void reconfigure(ObserverSettings settings) {
+        sqlProbe.reconfigure(settings);
+    }
+
     @Override
     public void close() {
         pool.shutdownNow();

@@ -31,7 +31,7 @@ import java.util.function.Consumer;
  *   <li>A newly discovered backend starts UNHEALTHY ("not checked yet") and is checked at once; its
  *       first good check makes it HEALTHY. With health checks disabled (interval 0) it starts HEALTHY.</li>
  *   <li>Each backend is checked every {@link ObserverSettings#interval()}; see {@link HealthTracker}
- *       for the thresholds.</li>
+ *       for the thresholds. {@link #updateSettings} changes them while the observer runs.</li>
  *   <li>A drained backend is DRAINING whatever its health; undrained, it goes back to what health says.
  *       Drains are kept by address while the backend is gone, until it is forgotten.</li>
  *   <li>A backend gone from discovery is REMOVED and stays listed so for about a minute, then is
@@ -52,7 +52,6 @@ public final class BackendObserver implements AutoCloseable {
 
     private final BackendSource source;
     private final HealthChecker checker;
-    private final ObserverSettings settings;
     private final Duration removedRetention;
     private final Clock clock;
     private final ObserverThread thread;
@@ -75,7 +74,7 @@ public final class BackendObserver implements AutoCloseable {
                     Duration removedRetention, Clock clock) {
         this.source = Objects.requireNonNull(source, "source");
         this.checker = Objects.requireNonNull(checker, "checker");
-        this.settings = Objects.requireNonNull(settings, "settings");
+        Objects.requireNonNull(settings, "settings");
         this.removedRetention = Objects.requireNonNull(removedRetention, "removedRetention");
         this.clock = Objects.requireNonNull(clock, "clock");
         this.thread = new ObserverThread("backend-observer");
@@ -153,6 +152,26 @@ public final class BackendObserver implements AutoCloseable {
         }, CALL_TIMEOUT, false);
     }
 
+    /**
+     * New check settings (a config reload of {@code health-check.*} or of the service account), effective
+     * from each backend's next check; see {@link HealthCheckLoop#reconfigure}. Turning checks off
+     * (interval 0) makes every backend HEALTHY at once. Returns after the change.
+     */
+    public void updateSettings(ObserverSettings next) {
+        Objects.requireNonNull(next, "settings");
+        thread.call(() -> {
+            List<BackendEntry> live = entries.values().stream().filter(e -> !e.removed()).toList();
+            checks.reconfigure(next, live);
+            live.forEach(this::reconcile);
+            return true;
+        }, CALL_TIMEOUT, false);
+    }
+
+    /** The check settings in force. */
+    public ObserverSettings settings() {
+        return checks.settings();
+    }
+
     /** Whether discovery currently reaches its store (etcd); the last known backends stay meanwhile. */
     public boolean discoveryConnected() {
         return source.connected();
@@ -177,12 +196,12 @@ public final class BackendObserver implements AutoCloseable {
         for (DiscoveredBackend backend : backends.values()) {
             BackendEntry entry = entries.get(backend.address());
             if (entry == null) {
-                entry = new BackendEntry(backend, newTracker());
+                entry = new BackendEntry(backend, checks.newTracker());
                 entries.put(entry.address, entry);
                 arrive(entry);
             } else if (entry.removed()) {
                 entry.backend = backend;
-                entry.health = newTracker();
+                entry.health = checks.newTracker();
                 entry.generation++;
                 entry.removedAt = null;
                 arrive(entry);
@@ -212,9 +231,7 @@ public final class BackendObserver implements AutoCloseable {
             moveTo(entry, healthState(entry), entry.health.reason());
             reconcile(entry);
         }
-        if (settings.checksEnabled()) {
-            checks.schedule(entry, 0);
-        }
+        checks.start(entry);
     }
 
     private void reconcile(BackendEntry entry) {
@@ -272,12 +289,6 @@ public final class BackendObserver implements AutoCloseable {
             return operator;
         }
         return failList.contains(address) ? DRAINED_BY_CONFIG : null;
-    }
-
-    private HealthTracker newTracker() {
-        return settings.checksEnabled()
-                ? new HealthTracker(settings.failThreshold(), settings.recoverThreshold())
-                : HealthTracker.alwaysHealthy();
     }
 
     private void publish() {

@@ -14,6 +14,14 @@ public interface HealthChecker extends AutoCloseable {
 
     CompletableFuture<HealthResult> check(DiscoveredBackend backend, Duration timeout);
 
+    /**
+     * New settings from a config reload, for the checks that start from now on. A checker that reads
+     * something from the settings (the SQL probe's service account) takes it here; a checker that wraps
+     * another must pass the call on.
+     */
+    default void reconfigure(ObserverSettings settings) {
+    }
+
     @Override
     default void close() {
     }

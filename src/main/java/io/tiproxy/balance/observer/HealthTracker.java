@@ -9,8 +9,8 @@ package io.tiproxy.balance.observer;
 final class HealthTracker {
     static final String NOT_CHECKED = "not checked yet";
 
-    private final int failThreshold;
-    private final int recoverThreshold;
+    private int failThreshold;
+    private int recoverThreshold;
     private boolean healthy;
     private boolean everPassed;
     private int failures;
@@ -25,10 +25,27 @@ final class HealthTracker {
     /** A tracker for a backend that is not checked at all (health checks disabled). */
     static HealthTracker alwaysHealthy() {
         HealthTracker tracker = new HealthTracker(1, 1);
-        tracker.healthy = true;
-        tracker.everPassed = true;
-        tracker.reason = "";
+        tracker.assumeHealthy();
         return tracker;
+    }
+
+    /** Health checks were turned off: the backend counts as healthy, and the counts start over. */
+    void assumeHealthy() {
+        healthy = true;
+        everPassed = true;
+        failures = 0;
+        successes = 0;
+        reason = "";
+    }
+
+    /**
+     * New thresholds (a config reload). The counts so far stay; the next result is judged by the new
+     * thresholds, so a healthy backend with as many failures in a row as the new fail threshold turns
+     * unhealthy on its next failed check, not at once.
+     */
+    void thresholds(int failThreshold, int recoverThreshold) {
+        this.failThreshold = failThreshold;
+        this.recoverThreshold = recoverThreshold;
     }
 
     /** Counts one check result. */

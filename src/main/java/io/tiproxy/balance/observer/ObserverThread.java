@@ -10,6 +10,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
@@ -41,11 +42,12 @@ final class ObserverThread {
         }
     }
 
-    void schedule(Runnable task, long delayMillis) {
+    /** Runs {@code task} here after {@code delayMillis}; returns its handle, or null when shut down. */
+    ScheduledFuture<?> schedule(Runnable task, long delayMillis) {
         try {
-            executor.schedule(guarded(task), delayMillis, TimeUnit.MILLISECONDS);
+            return executor.schedule(guarded(task), delayMillis, TimeUnit.MILLISECONDS);
         } catch (RejectedExecutionException e) {
-            // shut down
+            return null; // shut down
         }
     }
 

@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 
@@ -31,11 +32,21 @@ import java.util.concurrent.RejectedExecutionException;
  *       proves the server is up and answering. Costs one "Access denied" warning per probe in the
  *       server's error log when {@code log_warnings >= 2}; configure a service account to avoid it.</li>
  * </ul>
- * An ERR greeting, "too many connections", "host blocked", "shutdown in progress" or "WSREP not ready"
- * mean unhealthy; other ERR answers to the login (a wrong service password, TLS required) mean the
- * server is up, so they count as healthy and name the problem in the result's reason.
+ * An ERR greeting, "too many connections" (1040), "host blocked", "shutdown in progress" or "WSREP
+ * not ready" (1047) mean unhealthy. Other ERR answers to the service account's login (access denied,
+ * TLS required...) depend on what the probe knows of the backend:
+ * <ul>
+ *   <li>a backend this probe has seen with {@code wsrep_on=ON}: unhealthy. Without a login the probe
+ *       cannot tell whether the node is Synced, and a node whose grant tables differ from the cluster's
+ *       (still joining, or brought back from an old copy) is not one to send the cluster's sessions to.
+ *       (The price: a service account broken on every node makes every Galera node unhealthy; the
+ *       reason says why.)</li>
+ *   <li>any other backend: the server is up and answering, so healthy, with the problem named in the
+ *       result's reason (logged once).</li>
+ * </ul>
  *
- * <p>The conversation blocks a thread of {@code executor} for at most the timeout.
+ * <p>The conversation blocks a thread of {@code executor} for at most the timeout. The service account
+ * can be replaced while checks run ({@link #reconfigure}); the next check uses it.
  */
 public final class SqlPortProbe implements HealthChecker {
     /** The account the probe names when no service account is configured. */
@@ -45,10 +56,24 @@ public final class SqlPortProbe implements HealthChecker {
     private static final Set<Integer> SERVER_NOT_SERVING = Set.of(MySqlError.ER_CON_COUNT_ERROR, ER_HOST_IS_BLOCKED,
             ER_HOST_NOT_PRIVILEGED, MySqlError.ER_SERVER_SHUTDOWN, MySqlError.ER_UNKNOWN_COM_ERROR);
 
-    private final String user;
-    private final String password;
+    private volatile Account account;
     private final InetAddress sourceAddress;
     private final Executor executor;
+    /** Addresses last seen with {@code wsrep_on=ON}: their service-account login must work. */
+    private final Set<String> galeraBackends = ConcurrentHashMap.newKeySet();
+
+    /** The service account (empty user: probe with a nonexistent user). */
+    private record Account(String user, String password) {
+        Account {
+            Objects.requireNonNull(user, "serviceUser");
+            Objects.requireNonNull(password, "servicePassword");
+        }
+
+        @Override
+        public String toString() {
+            return "Account[" + user + "]"; // never the password
+        }
+    }
 
     /**
      * @param serviceUser     account to log in with; empty to probe with a nonexistent user
@@ -57,8 +82,7 @@ public final class SqlPortProbe implements HealthChecker {
      * @param executor        runs the blocking conversations (a small bounded pool)
      */
     public SqlPortProbe(String serviceUser, String servicePassword, InetAddress sourceAddress, Executor executor) {
-        this.user = Objects.requireNonNull(serviceUser, "serviceUser");
-        this.password = Objects.requireNonNull(servicePassword, "servicePassword");
+        this.account = new Account(serviceUser, servicePassword);
         this.sourceAddress = sourceAddress;
         this.executor = Objects.requireNonNull(executor, "executor");
     }
@@ -66,6 +90,12 @@ public final class SqlPortProbe implements HealthChecker {
     /** With the service account of {@code settings} (if any), connecting from the default address. */
     public SqlPortProbe(ObserverSettings settings, Executor executor) {
         this(settings.serviceUser(), settings.servicePassword(), null, executor);
+    }
+
+    /** Checks from now on log in with the service account of {@code settings} (if any). */
+    @Override
+    public void reconfigure(ObserverSettings settings) {
+        account = new Account(settings.serviceUser(), settings.servicePassword());
     }
 
     @Override
@@ -90,19 +120,15 @@ public final class SqlPortProbe implements HealthChecker {
             } catch (ServerError e) {
                 return HealthResult.failed("SQL port refuses connections: " + e.getMessage());
             }
-            boolean withServiceAccount = !user.isEmpty();
+            Account login = account;
+            boolean withServiceAccount = !login.user().isEmpty();
             try {
-                conn.login(greeting, withServiceAccount ? user : NONEXISTENT_USER, withServiceAccount ? password : "");
+                conn.login(greeting, withServiceAccount ? login.user() : NONEXISTENT_USER,
+                        withServiceAccount ? login.password() : "");
             } catch (ServerError e) {
-                if (SERVER_NOT_SERVING.contains(e.code)) {
-                    return HealthResult.failed("SQL login refused: " + e.getMessage());
-                }
-                // up and answering; a problem of the account (or the expected denial without one)
-                return withServiceAccount
-                        ? new HealthResult(true, "service account cannot log in: " + e.getMessage())
-                        : HealthResult.ok();
+                return loginRefused(backend, withServiceAccount, e);
             }
-            HealthResult result = withServiceAccount ? checkGalera(conn) : HealthResult.ok();
+            HealthResult result = withServiceAccount ? checkGalera(backend, conn) : HealthResult.ok();
             conn.quit();
             return result;
         } catch (IOException e) {
@@ -114,12 +140,30 @@ public final class SqlPortProbe implements HealthChecker {
         }
     }
 
+    /** What an ERR answer to the login means; see the class comment. */
+    private HealthResult loginRefused(DiscoveredBackend backend, boolean withServiceAccount, ServerError e) {
+        if (SERVER_NOT_SERVING.contains(e.code)) {
+            return HealthResult.failed("SQL login refused: " + e.getMessage());
+        }
+        if (!withServiceAccount) {
+            return HealthResult.ok(); // the expected denial of the nonexistent user: up and answering
+        }
+        if (galeraBackends.contains(backend.address())) {
+            return HealthResult.failed("Galera node, but the service account cannot log in (" + e.getMessage()
+                    + "), so its wsrep state is unknown");
+        }
+        return new HealthResult(true, "service account cannot log in: " + e.getMessage());
+    }
+
     /** Healthy unless this is a Galera node that is not ready and Synced. */
-    private static HealthResult checkGalera(MySqlProbeConnection conn) throws IOException, ServerError {
+    private HealthResult checkGalera(DiscoveredBackend backend, MySqlProbeConnection conn)
+            throws IOException, ServerError {
         List<String[]> on = conn.query("SHOW GLOBAL VARIABLES LIKE 'wsrep_on'");
         if (on.isEmpty() || !"ON".equalsIgnoreCase(on.get(0)[1])) {
+            galeraBackends.remove(backend.address());
             return HealthResult.ok();
         }
+        galeraBackends.add(backend.address());
         String ready = "";
         String state = "";
         for (String[] row : conn.query(

@@ -1,5 +1,7 @@
 package io.tiproxy.manager.config;
 
+import io.tiproxy.proxy.net.TrustedNetworks;
+
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
@@ -25,7 +27,6 @@ final class ConfigValidator {
         ConfigValidator validator = new ConfigValidator();
         validator.checkProxy(config.proxy(), config.security().sqlTls());
         validator.checkApi(config.api(), config.proxy());
-        validator.checkBackend(config.backend());
         validator.checkHealthCheck(config.healthCheck());
         validator.checkBalance(config.balance());
         validator.checkServerTls(config.security().serverTls());
@@ -39,10 +40,7 @@ final class ConfigValidator {
         if (proxy.maxConnections() < 0) {
             problem("proxy.max-connections", "must be 0 (no limit) or more, got " + proxy.maxConnections());
         }
-        if (proxy.proxyProtocol() != ProxyProtocol.NONE) {
-            // refuse rather than silently ignore: a PROXY header would be read as a handshake and fail every login
-            problem("proxy.proxy-protocol", "PROXY protocol is not supported yet; leave it \"\"");
-        }
+        checkProxyProtocolNetworks(proxy);
         if (proxy.idleTimeout().isNegative()) {
             problem("proxy.idle-timeout", "must be 0 (never) or more, got " + proxy.idleTimeout());
         }
@@ -52,6 +50,20 @@ final class ConfigValidator {
         if (proxy.requireBackendTls() && !sqlTls.enabledAsClient()) {
             problem("proxy.require-backend-tls",
                     "is true but security.sql-tls is not enabled (set its ca, or skip-ca: true)");
+        }
+    }
+
+    private void checkProxyProtocolNetworks(ProxyConfig proxy) {
+        for (String network : proxy.proxyProtocolNetworks()) {
+            String why = TrustedNetworks.problemWith(network);
+            if (why != null) {
+                problem("proxy.proxy-protocol-networks", why);
+            }
+        }
+        if (proxy.proxyProtocol() == ProxyProtocol.V2 && proxy.proxyProtocolNetworks().isEmpty()) {
+            // a header claims someone else's address: it is believed only from sources listed on purpose
+            problem("proxy.proxy-protocol-networks", "is empty, so no load balancer may send the PROXY header that "
+                    + "proxy.proxy-protocol \"v2\" expects: list their networks (\"*\" trusts every source)");
         }
     }
 
@@ -68,11 +80,6 @@ final class ConfigValidator {
         }
     }
 
-    private void checkBackend(BackendConfig backend) {
-        if (backend.proxyProtocol() != ProxyProtocol.NONE) {
-            problem("backend.proxy-protocol", "PROXY protocol is not supported yet; leave it \"\"");
-        }
-    }
 
     private void checkHealthCheck(HealthCheckConfig health) {
         if (health.interval().isNegative()) {
@@ -90,12 +97,37 @@ final class ConfigValidator {
     }
 
     private void checkBalance(BalanceConfig balance) {
-        if (balance.minGap() < 1) {
-            problem("balance.min-gap", "must be at least 1, got " + balance.minGap());
+        if (balance.maxConcurrentMigrations() < 1) {
+            problem("balance.max-concurrent-migrations", "must be at least 1, got " + balance.maxConcurrentMigrations());
         }
-        if (balance.maxMovesPerSecond() < 0) {
-            problem("balance.max-moves-per-second", "must be 0 (no rebalancing) or more, got "
-                    + balance.maxMovesPerSecond());
+        checkRate("balance.status.migrations-per-second", balance.status().migrationsPerSecond(), "0 (automatic)");
+        checkRate("balance.location.migrations-per-second", balance.location().migrationsPerSecond(), "0 (none)");
+        BalanceConfig.Load load = balance.load();
+        if (load.sampleInterval().isNegative()) {
+            problem("balance.load.sample-interval", "must be 0 (no sampling) or more, got " + load.sampleInterval());
+        }
+        if (load.busyThreads() < 1) {
+            problem("balance.load.busy-threads", "must be at least 1, got " + load.busyThreads());
+        }
+        if (load.ratioPercent() <= 100) {
+            problem("balance.load.ratio-percent", "must be more than 100 (a backend is never busier than itself), got "
+                    + load.ratioPercent());
+        }
+        checkRate("balance.load.migrations-per-second", load.migrationsPerSecond(), "0 (none)");
+        BalanceConfig.ConnCount conn = balance.connCount();
+        if (conn.countRatioPercent() <= 100) {
+            problem("balance.conn-count.count-ratio-percent", "must be more than 100, got " + conn.countRatioPercent());
+        }
+        if (conn.minGap() < 2) {
+            problem("balance.conn-count.min-gap", "must be at least 2 (moving one session cannot narrow a gap of 1), got "
+                    + conn.minGap());
+        }
+        checkRate("balance.conn-count.migrations-per-second", conn.migrationsPerSecond(), "0 (none)");
+    }
+
+    private void checkRate(String key, int rate, String zeroMeans) {
+        if (rate < 0) {
+            problem(key, "must be " + zeroMeans + " or more, got " + rate);
         }
     }
 

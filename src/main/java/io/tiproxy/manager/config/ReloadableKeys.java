@@ -30,9 +30,10 @@ import java.util.Set;
  * <tr><td>{@code proxy.graceful-wait-before-shutdown}, {@code proxy.graceful-close-conn-timeout}</td>
  *     <td>at the next shutdown</td></tr>
  * <tr><td>{@code backend.service-user}, {@code backend.service-password}</td>
- *     <td>for the next account-hash lookup</td></tr>
+ *     <td>for the next account-hash lookup and each backend's next health check</td></tr>
  * <tr><td>{@code security.server-tls.*}, {@code security.sql-tls.*}</td>
- *     <td>for new connections (certificates re-read: this is how a renewed certificate is loaded)</td></tr>
+ *     <td>for new connections (certificates re-read; a renewed certificate at the same paths is loaded
+ *     without any config change, see {@code CertManager})</td></tr>
  * <tr><td>{@code log.*} (level, encoder, log-file)</td><td>at once</td></tr>
  * <tr><td>{@code api.user}, {@code api.password}, {@code api.token}</td><td>for the next API request</td></tr>
  * </table>

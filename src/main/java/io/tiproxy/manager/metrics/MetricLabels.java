@@ -2,6 +2,7 @@ package io.tiproxy.manager.metrics;
 
 import io.tiproxy.protocol.Command;
 import io.tiproxy.proxy.ErrorSource;
+import io.tiproxy.proxy.RejectReason;
 
 /**
  * Label values as TiProxy writes them, so its dashboards and alert rules match ours: command names
@@ -54,9 +55,17 @@ final class MetricLabels {
         };
     }
 
+    /** The {@code type} label of {@code tiproxy_server_reject_connection_total}, as TiProxy writes it. */
+    static String rejectType(RejectReason reason) {
+        return switch (reason) {
+            case MAX_CONNECTIONS -> "max_connections";
+            case MEMORY -> "memory";
+        };
+    }
+
     /**
      * The {@code type} label of {@code tiproxy_server_disconnection_total}. TiProxy's words where it
-     * has the same cause; {@code connection limit}, {@code backend drained} and {@code killed} are ours
+     * has the same cause; {@code connection limit}, {@code idle timeout}, {@code backend drained} and {@code killed} are ours
      * (TiProxy has none of them).
      */
     static String disconnectType(ErrorSource source) {
@@ -69,6 +78,7 @@ final class MetricLabels {
             case BACKEND_CONNECT -> "get backend fail";
             case BACKEND_NETWORK -> "backend network break";
             case PROXY_LIMIT -> "connection limit";
+            case IDLE_TIMEOUT -> "idle timeout";
             case BACKEND_DRAINED -> "backend drained";
             case PROXY_SHUTDOWN -> "proxy shutdown";
             case KILLED -> "killed";

@@ -19,6 +19,7 @@ import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.tiproxy.protocol.Command;
 import io.tiproxy.proxy.ErrorSource;
+import io.tiproxy.proxy.RejectReason;
 import io.tiproxy.proxy.SessionEvents;
 import java.lang.management.ManagementFactory;
 import java.time.Duration;
@@ -38,12 +39,15 @@ import java.util.function.Supplier;
  * tiproxy_server_connections                        gauge
  * tiproxy_server_create_connection_total            counter
  * tiproxy_server_disconnection_total{type}          counter  (type: see MetricLabels.disconnectType)
+ * tiproxy_server_reject_connection_total{type}      counter  (type: max_connections, memory)
  * tiproxy_session_query_total{backend,cmd_type}     counter  (cmd_type: Query, StmtExecute, ...)
  * tiproxy_session_query_duration_seconds{backend,cmd_type}   histogram
  * tiproxy_session_handshake_duration_seconds{backend}        histogram
  * tiproxy_balance_b_conn{backend}                   gauge    (sessions per backend)
  * tiproxy_balance_migrate_total{from,to,reason,migrate_res}  counter  (migrate_res: succeed, fail)
  * tiproxy_balance_migrate_duration_seconds{from,to,migrate_res}  histogram
+ * tiproxy_balance_b_score{backend,factor}           gauge    (each balance factor's score of each backend; 0 best)
+ * tiproxy_balance_pending_migrate{from,to,reason}   gauge    (migrations asked for by the router, not finished)
  * tiproxy_backend_b_status{backend}                 gauge    (1 healthy, 0 not)
  * tiproxy_backend_health_check_seconds              gauge    (last health-check cycle)
  * tiproxy_backend_ping_duration_seconds{backend}    gauge
@@ -68,6 +72,7 @@ public final class ProxyMetrics implements SessionEvents, AutoCloseable {
     private final AtomicInteger connections = new AtomicInteger();
     private final Counter created;
     private final Map<ErrorSource, Counter> disconnections = new EnumMap<>(ErrorSource.class);
+    private final Map<RejectReason, Counter> rejections = new EnumMap<>(RejectReason.class);
     private final ConcurrentHashMap<String, BackendMeters> backends = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, AtomicLong> pingNanos = new ConcurrentHashMap<>();
     private final AtomicLong healthCheckNanos = new AtomicLong();
@@ -75,14 +80,33 @@ public final class ProxyMetrics implements SessionEvents, AutoCloseable {
     private final Supplier<Map<String, Boolean>> backendHealthy;
     private final MultiGauge sessionsGauge;
     private final MultiGauge statusGauge;
+    private final Supplier<Map<String, Map<String, Integer>>> balanceScores;
+    private final Supplier<List<PendingMigration>> pendingMigrations;
+    private final MultiGauge scoreGauge;
+    private final MultiGauge pendingGauge;
+
+    /** {@code count} migrations from {@code from} to {@code to} for {@code reason} are asked for and not finished. */
+    public record PendingMigration(String from, String to, String reason, int count) {}
 
     /**
      * @param sessionsPerBackend sessions on each backend ("host:port"), read at every scrape
      * @param backendHealthy     whether each known backend is healthy, read at every scrape
      */
     public ProxyMetrics(Supplier<Map<String, Integer>> sessionsPerBackend, Supplier<Map<String, Boolean>> backendHealthy) {
+        this(sessionsPerBackend, backendHealthy, Map::of, List::of);
+    }
+
+    /**
+     * @param balanceScores     each backend's score by each balance factor (backend -> factor -> score), read at every scrape
+     * @param pendingMigrations the router's migrations in flight, read at every scrape
+     */
+    public ProxyMetrics(Supplier<Map<String, Integer>> sessionsPerBackend, Supplier<Map<String, Boolean>> backendHealthy,
+                        Supplier<Map<String, Map<String, Integer>>> balanceScores,
+                        Supplier<List<PendingMigration>> pendingMigrations) {
         this.sessionsPerBackend = Objects.requireNonNull(sessionsPerBackend, "sessionsPerBackend");
         this.backendHealthy = Objects.requireNonNull(backendHealthy, "backendHealthy");
+        this.balanceScores = Objects.requireNonNull(balanceScores, "balanceScores");
+        this.pendingMigrations = Objects.requireNonNull(pendingMigrations, "pendingMigrations");
         Gauge.builder("tiproxy.server.connections", connections, AtomicInteger::get)
                 .description("Number of connections.").strongReference(true).register(registry);
         created = Counter.builder("tiproxy.server.create_connection")
@@ -92,12 +116,21 @@ public final class ProxyMetrics implements SessionEvents, AutoCloseable {
                     .description("Number of disconnections.")
                     .tag("type", MetricLabels.disconnectType(source)).register(registry));
         }
+        for (RejectReason reason : RejectReason.values()) {
+            rejections.put(reason, Counter.builder("tiproxy.server.reject_connection")
+                    .description("Number of rejected connections.")
+                    .tag("type", MetricLabels.rejectType(reason)).register(registry));
+        }
         Gauge.builder("tiproxy.backend.health_check_seconds", healthCheckNanos, n -> n.get() / 1e9)
                 .description("Time (s) of each health check cycle.").strongReference(true).register(registry);
         sessionsGauge = MultiGauge.builder("tiproxy.balance.b_conn")
                 .description("Number of backend connections.").register(registry);
         statusGauge = MultiGauge.builder("tiproxy.backend.b_status")
                 .description("Gauge of backend status.").register(registry);
+        scoreGauge = MultiGauge.builder("tiproxy.balance.b_score")
+                .description("Gauge of backend scores.").register(registry);
+        pendingGauge = MultiGauge.builder("tiproxy.balance.pending_migrate")
+                .description("Number of pending session migration.").register(registry);
         bindJvmMeters();
     }
 
@@ -123,6 +156,12 @@ public final class ProxyMetrics implements SessionEvents, AutoCloseable {
     public void connectionOpened() {
         created.increment();
         connections.incrementAndGet();
+    }
+
+    /** A new client was refused before its handshake, for {@code reason}. */
+    @Override
+    public void connectionRejected(RejectReason reason) {
+        rejections.get(reason).increment();
     }
 
     /** A client connection ended, for {@code source}. */
@@ -207,6 +246,13 @@ public final class ProxyMetrics implements SessionEvents, AutoCloseable {
                 .toList(), true);
         statusGauge.register(backendHealthy.get().entrySet().stream()
                 .map(e -> MultiGauge.Row.of(Tags.of("backend", e.getKey()), e.getValue() ? 1 : 0))
+                .toList(), true);
+        scoreGauge.register(balanceScores.get().entrySet().stream()
+                .flatMap(b -> b.getValue().entrySet().stream()
+                        .map(f -> MultiGauge.Row.of(Tags.of("backend", b.getKey(), "factor", f.getKey()), f.getValue())))
+                .toList(), true);
+        pendingGauge.register(pendingMigrations.get().stream()
+                .map(p -> MultiGauge.Row.of(Tags.of("from", p.from(), "to", p.to(), "reason", p.reason()), p.count()))
                 .toList(), true);
     }
 

@@ -9,18 +9,24 @@ import io.tiproxy.manager.config.TlsVersion;
 
 import javax.net.ssl.SSLException;
 import java.io.File;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
-/** Builds Netty TLS contexts from the {@code security.*-tls} settings. */
+/** Builds Netty TLS contexts from the {@code security.*-tls} settings ({@link CertManager} keeps them current). */
 public final class TlsContexts {
     private TlsContexts() {}
 
-    /** Context for accepting TLS clients, or null when server TLS is not configured. */
+    /**
+     * Context for accepting TLS clients, or null when server TLS is not configured. Throws
+     * {@link SSLException} or {@link IllegalArgumentException} when the files are unreadable, or the
+     * key does not belong to the certificate.
+     */
     public static SslContext forServer(TlsConfig cfg) throws SSLException {
         if (!cfg.enabledAsServer()) {
             return null;
         }
+        KeyPairCheck.requireMatch(Path.of(cfg.cert()), Path.of(cfg.key()));
         SslContextBuilder b = SslContextBuilder.forServer(new File(cfg.cert()), new File(cfg.key()))
                 .protocols(protocols(cfg.minTlsVersion()));
         if (!cfg.ca().isEmpty()) {
@@ -29,7 +35,7 @@ public final class TlsContexts {
         return b.build();
     }
 
-    /** Context for TLS towards backends, or null for plaintext. */
+    /** Context for TLS towards backends, or null for plaintext; throws as {@link #forServer} does. */
     public static SslContext forClient(TlsConfig cfg) throws SSLException {
         if (!cfg.enabledAsClient()) {
             return null;
@@ -41,6 +47,7 @@ public final class TlsContexts {
             b.trustManager(new File(cfg.ca())).endpointIdentificationAlgorithm("HTTPS");
         }
         if (cfg.hasCertificate()) {
+            KeyPairCheck.requireMatch(Path.of(cfg.cert()), Path.of(cfg.key()));
             b.keyManager(new File(cfg.cert()), new File(cfg.key()));
         }
         return b.build();

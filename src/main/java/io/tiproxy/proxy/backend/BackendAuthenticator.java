@@ -13,6 +13,7 @@ import io.tiproxy.protocol.MalformedPacketException;
 import io.tiproxy.protocol.NativePassword;
 import io.tiproxy.protocol.Packets;
 import io.tiproxy.protocol.Wire;
+import io.tiproxy.proxy.net.ProxyHeader;
 import io.tiproxy.proxy.net.Transport;
 
 import java.net.InetSocketAddress;
@@ -26,9 +27,19 @@ import java.time.Duration;
  */
 public final class BackendAuthenticator implements BackendConnection.Listener {
 
-    /** What the login presents besides the credential. */
+    /**
+     * What the login presents besides the credential; {@code proxyHeader} (null for the proxy's own
+     * logins) opens the connection when {@code backend.proxy-protocol} is on.
+     */
     public record LoginRequest(String user, String database, int charset, long capabilities, byte[] connectAttrs,
-                               Credential credential) {
+                               Credential credential, ProxyHeader proxyHeader) {
+
+        /** A login for the proxy itself: no PROXY header. */
+        public LoginRequest(String user, String database, int charset, long capabilities, byte[] connectAttrs,
+                            Credential credential) {
+            this(user, database, charset, capabilities, connectAttrs, credential, null);
+        }
+
         @Override
         public String toString() {
             return "LoginRequest[user=" + user + ", db=" + database + "]";
@@ -65,7 +76,7 @@ public final class BackendAuthenticator implements BackendConnection.Listener {
         Promise<Authenticated> promise = loop.newPromise();
         BackendAuthenticator auth = new BackendAuthenticator(request, tls, promise);
         BackendConnection.BackendConnectionFuture f = BackendConnection.connect((io.netty.channel.EventLoop) loop,
-                transport, target, address, timeout, auth);
+                transport, target, address, timeout, auth, request.proxyHeader());
         auth.backend = f.connection();
         f.connectFuture().addListener((ChannelFuture cf) -> {
             if (cf.isSuccess()) {

@@ -4,6 +4,7 @@ import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
@@ -12,6 +13,7 @@ import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.util.concurrent.Future;
 import io.tiproxy.proxy.net.PacketDecoder;
+import io.tiproxy.proxy.net.ProxyHeader;
 import io.tiproxy.proxy.net.Transport;
 
 import java.net.InetSocketAddress;
@@ -55,6 +57,16 @@ public final class BackendConnection extends ChannelInboundHandlerAdapter {
     /** Connects on the given event loop; the future completes when the TCP connection is up. */
     public static BackendConnectionFuture connect(EventLoop loop, Transport transport, InetSocketAddress target,
                                                   String address, Duration timeout, Listener listener) {
+        return connect(loop, transport, target, address, timeout, listener, null);
+    }
+
+    /**
+     * Connects as above; a non-null {@code proxyHeader} is written as the connection's first bytes, before
+     * the caller's own connect listeners run (they are added after this one).
+     */
+    public static BackendConnectionFuture connect(EventLoop loop, Transport transport, InetSocketAddress target,
+                                                  String address, Duration timeout, Listener listener,
+                                                  ProxyHeader proxyHeader) {
         BackendConnection conn = new BackendConnection(address, listener);
         ChannelFuture f = new Bootstrap()
                 .group(loop)
@@ -72,6 +84,13 @@ public final class BackendConnection extends ChannelInboundHandlerAdapter {
                 })
                 .connect(target);
         conn.channel = f.channel();
+        if (proxyHeader != null) {
+            f.addListener((ChannelFuture cf) -> {
+                if (cf.isSuccess()) {
+                    proxyHeader.writeTo(cf.channel()).addListener(ChannelFutureListener.CLOSE_ON_FAILURE);
+                }
+            });
+        }
         return new BackendConnectionFuture(conn, f);
     }
 

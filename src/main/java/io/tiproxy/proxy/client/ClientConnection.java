@@ -15,8 +15,10 @@ import io.tiproxy.protocol.MySqlError;
 import io.tiproxy.protocol.Packets;
 import io.tiproxy.protocol.Wire;
 import io.tiproxy.proxy.ErrorSource;
+import io.tiproxy.proxy.RejectReason;
 import io.tiproxy.proxy.backend.BackendConnection;
 import io.tiproxy.proxy.backend.CommandTracker;
+import io.tiproxy.proxy.net.ClientAddresses;
 import io.tiproxy.proxy.net.PacketDecoder;
 import io.tiproxy.session.OkRewriter;
 import io.tiproxy.session.SessionTrackParser;
@@ -43,6 +45,8 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter
 
     /** Largest packet a client may send before it is authenticated. */
     public static final int MAX_HANDSHAKE_PAYLOAD = 64 * 1024;
+    /** A command this large that loses its backend is reported with a max_allowed_packet hint. */
+    private static final long LARGE_COMMAND_BYTES = 1 << 20;
 
     /** Connection phases; transitions: HANDSHAKE -> COMMAND -> CLOSED, HANDSHAKE -> CLOSED. */
     enum Phase { HANDSHAKE, COMMAND, CLOSED }
@@ -68,6 +72,8 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter
     private int lastServerSeq;
     private boolean registered;
     private long acceptedNanos;
+    /** When the last client command arrived or ended; read by the {@link IdleSweeper} from its own thread. */
+    private volatile long lastActiveNanos;
     /** Bytes relayed since the last report to the metrics (reported as each command completes). */
     private long bytesFromBackend;
     private long bytesToBackend;
@@ -95,8 +101,17 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter
         acceptedNanos = System.nanoTime();
         context.events().connectionOpened();
         connectionId = context.registry().nextConnectionId();
+        int heapLimit = context.settings().maxHeapUsagePercent();
+        if (context.memoryGuard().refuses(heapLimit)) {
+            int usage = context.memoryGuard().usagePercent();
+            log.warn("{}: refused, heap {}% full after GC, above max-heap-usage-percent {}", this, usage, heapLimit);
+            context.events().connectionRejected(RejectReason.MEMORY);
+            failAndClose(0, MySqlError.heapTooFull(usage, heapLimit), ErrorSource.PROXY_LIMIT);
+            return;
+        }
         if (!context.registry().tryRegister(connectionId, this, context.settings().maxConnections())) {
             log.warn("{}: refused, max-connections {} reached", this, context.settings().maxConnections());
+            context.events().connectionRejected(RejectReason.MAX_CONNECTIONS);
             failAndClose(0, MySqlError.tooManyConnections(), ErrorSource.PROXY_LIMIT);
             return;
         }
@@ -135,6 +150,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter
                 ? new TiDbSessionStatesStrategy(this) : new TrackedStateStrategy(this);
         migrator = new SessionMigrator(this, strategy);
         attachBackend(authenticated);
+        lastActiveNanos = System.nanoTime();
         enableSessionTracking();
         context.events().handshakeDone(backend.address(), System.nanoTime() - acceptedNanos);
         log.debug("{}: authenticated as {}", this, auth.user());
@@ -145,6 +161,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter
     CommandTracker newTracker() {
         CommandTracker t = new CommandTracker(Capabilities.has(backendCaps, Capabilities.CLIENT_DEPRECATE_EOF));
         t.setCommandListener((command, start) -> {
+            lastActiveNanos = System.nanoTime();
             context.events().queryDone(command, backend.address(), System.nanoTime() - start);
             context.events().traffic(backend.address(), bytesFromBackend, bytesToBackend);
             bytesFromBackend = 0;
@@ -283,6 +300,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter
             return;
         }
         lastServerSeq = 0;
+        lastActiveNanos = System.nanoTime();
         int code = Wire.firstPayloadByte(packet);
         Command command = Command.of(code);
         if (deferredError != null && command != Command.COM_QUIT) {
@@ -303,9 +321,17 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter
                 close(ErrorSource.CLIENT_QUIT, null);
             }
             case COM_CHANGE_USER -> {
-                changeUser = ChangeUserRewriter.parse(packet, clientCaps);
-                ByteBuf rewritten = ChangeUserRewriter.rewrite(packet, clientCaps, channel.alloc());
-                packet.release();
+                ByteBuf rewritten;
+                try {
+                    changeUser = ChangeUserRewriter.parse(packet, clientCaps);
+                    rewritten = ChangeUserRewriter.rewrite(packet, clientCaps, channel.alloc());
+                } catch (MalformedPacketException e) {
+                    log.info("{}: malformed COM_CHANGE_USER from client: {}", this, e.getMessage());
+                    failAndClose(1, MySqlError.malformed(e.getMessage()), ErrorSource.CLIENT_PROTOCOL);
+                    return;
+                } finally {
+                    packet.release();
+                }
                 tracker.onCommand(command, rewritten);
                 backend.write(rewritten);
             }
@@ -333,6 +359,12 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter
                 }
             }
             case COM_STMT_EXECUTE, COM_STMT_FETCH, COM_STMT_CLOSE, COM_STMT_RESET, COM_STMT_SEND_LONG_DATA -> {
+                if (Packets.payloadLength(packet) < 5) {
+                    packet.release();
+                    log.info("{}: malformed packet from client: {} without a statement id", this, command);
+                    failAndClose(1, MySqlError.malformed(command + " without a statement id"), ErrorSource.CLIENT_PROTOCOL);
+                    return;
+                }
                 long clientId = PreparedStatements.clientId(packet, tracker);
                 tracker.onCommand(command, packet);
                 backend.write(PreparedStatements.toBackend(this, command, packet, clientId));
@@ -519,9 +551,17 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter
         migrator.onBackendLost(clientWaiting, lastServerSeq);
     }
 
-    /** Tells a client whose command was cut off by a dead backend what happened. */
+    /**
+     * Tells a client whose command was cut off by a dead backend what happened. A backend refuses a
+     * packet beyond its max_allowed_packet with ERR 1153 and closes at once, so its reset usually
+     * overtakes the ERR (as "server has gone away" does without a proxy): a large command gets the hint.
+     */
     void sendLostConnectionError(int sequenceId, boolean inTransaction) {
         String detail = backend.address() + (inTransaction ? "; the transaction was rolled back" : "");
+        if (bytesToBackend >= LARGE_COMMAND_BYTES) {
+            detail += "; it closed the connection while receiving a command of " + bytesToBackend
+                    + " bytes, perhaps more than its max_allowed_packet";
+        }
         channel.writeAndFlush(Packets.err(channel.alloc(), sequenceId, MySqlError.backendLost(detail)));
     }
 
@@ -563,8 +603,9 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter
         return connectionId;
     }
 
+    /** The client's address: named by a trusted PROXY header, else the socket's peer. */
     public SocketAddress clientAddress() {
-        return channel == null ? null : channel.remoteAddress();
+        return channel == null ? null : ClientAddresses.source(channel);
     }
 
     public String backendAddress() {
@@ -659,6 +700,28 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter
         }
     }
 
+    /**
+     * Closes the session when it has been idle for {@code timeout}: logged in, no command in flight, no
+     * open transaction, not moving, and no command arrived or ended for that long. The client is sent
+     * {@link MySqlError#idleTimeout} (an idle client reads it with its next command). A session inside
+     * a transaction is left alone: the backend's own {@code wait_timeout} governs it, as it would
+     * without the proxy. Cheap when nothing is due; safe from any thread ({@link IdleSweeper}).
+     */
+    void closeIfIdle(java.time.Duration timeout, long nowNanos) {
+        // phase is read racily here; the decision is taken again on the session's loop
+        if (channel == null || phase != Phase.COMMAND || nowNanos - lastActiveNanos < timeout.toNanos()) {
+            return;
+        }
+        channel.eventLoop().execute(() -> {
+            if (phase == Phase.COMMAND && tracker.isIdle() && !tracker.inTransaction() && !migrator.isMoving()
+                    && held.isEmpty() && System.nanoTime() - lastActiveNanos >= timeout.toNanos()) {
+                MySqlError error = MySqlError.idleTimeout(timeout);
+                log.info("{}: closing: {}", this, error.message());
+                failAndClose(0, error, ErrorSource.IDLE_TIMEOUT);
+            }
+        });
+    }
+
     /** {@link #notMigratableReason()} computed on the session's loop; safe from any thread. */
     public java.util.concurrent.CompletableFuture<String> notMigratableReasonAsync() {
         java.util.concurrent.CompletableFuture<String> f = new java.util.concurrent.CompletableFuture<>();
@@ -686,7 +749,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter
 
     @Override
     public String toString() {
-        return "conn=" + connectionId + " client=" + (channel == null ? "?" : channel.remoteAddress())
+        return "conn=" + connectionId + " client=" + (channel == null ? "?" : ClientAddresses.source(channel))
                 + (backend == null ? "" : " backend=" + backend.address());
     }
 }

@@ -16,6 +16,8 @@ import io.tiproxy.protocol.Wire;
 import io.tiproxy.proxy.ErrorSource;
 import io.tiproxy.proxy.ProxySettings;
 import io.tiproxy.proxy.backend.BackendConnection;
+import io.tiproxy.proxy.net.ClientAddresses;
+import io.tiproxy.proxy.net.ProxyHeader;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -156,6 +158,12 @@ final class ClientHandshake implements BackendConnection.Listener {
             if (state != State.GREETING && state != State.CLIENT_TLS && state != State.AUTHENTICATING) {
                 throw new MalformedPacketException("unexpected packet from client during " + state);
             }
+            String proxyHeaderRefused = ClientAddresses.refusal(conn.channel());
+            if (proxyHeaderRefused != null) {
+                // told in answer to the client's first packet, as MariaDB does, so it reads the error, not a reset
+                conn.failAndClose((seq + 1) & 0xff, MySqlError.proxyHeaderRefused(proxyHeaderRefused), ErrorSource.CLIENT_PROTOCOL);
+                return;
+            }
             if (seq != nextClientSequence()) {
                 conn.failAndClose(nextClientSequence(), MySqlError.outOfOrder(nextClientSequence(), seq), ErrorSource.CLIENT_PROTOCOL);
                 return;
@@ -243,14 +251,16 @@ final class ClientHandshake implements BackendConnection.Listener {
             connectNext();
             return;
         }
+        ProxyHeader header = settings.sendProxyProtocol() && state != State.PROBING ? ProxyHeader.of(conn.channel()) : null;
         BackendConnection.BackendConnectionFuture attempt = BackendConnection.connect(conn.channel().eventLoop(),
-                context.transport(), target, addr, settings.backendConnectTimeout(), this);
+                context.transport(), target, addr, settings.backendConnectTimeout(), this, header);
         backend = attempt.connection();
         attempt.connectFuture().addListener((ChannelFuture f) -> {
             if (state == State.ABORTED) {
                 f.channel().close();
             } else if (f.isSuccess()) {
                 backendSeq = 0;
+                awaitGreeting(attempt.connection());
                 backend.read();
             } else {
                 lastConnectError = addr + ": " + rootMessage(f.cause());
@@ -258,6 +268,24 @@ final class ClientHandshake implements BackendConnection.Listener {
                 connectNext();
             }
         });
+    }
+
+    /**
+     * A backend that accepts the TCP connection but never greets (frozen, e.g. SIGSTOP, before the health
+     * check notices) would hold the client until its handshake timeout and then fail it with an error that
+     * blames the client: after the backend connect timeout, the next backend is tried instead.
+     */
+    private void awaitGreeting(BackendConnection attempt) {
+        long millis = settings.backendConnectTimeout().toMillis();
+        conn.channel().eventLoop().schedule(() -> {
+            if (backend == attempt && (state == State.PROBING || state == State.CONNECTING)) {
+                lastConnectError = attempt.address() + ": no greeting within " + millis + " ms";
+                log.warn("{}: backend did not greet, trying another: {}", conn, lastConnectError);
+                backend = null;
+                attempt.close();
+                connectNext();
+            }
+        }, millis, java.util.concurrent.TimeUnit.MILLISECONDS);
     }
 
     private static String rootMessage(Throwable t) {
@@ -279,6 +307,13 @@ final class ClientHandshake implements BackendConnection.Listener {
         backend.setThreadId(greeting.connectionId());
         context.greetings().remember(backend.address(), greeting);
         if (state == State.PROBING) {
+            if (settings.sendProxyProtocol()) {
+                // opened before the client's own PROXY header could name it: learn the greeting, then log in anew
+                BackendConnection probe = backend;
+                backend = null;
+                tried.remove(probe.address());
+                probe.close();
+            }
             greetClient(greeting);
             return;
         }

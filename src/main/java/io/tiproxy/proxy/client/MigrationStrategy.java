@@ -6,6 +6,7 @@ import io.tiproxy.proxy.backend.ProxyCommandChannel;
 import io.tiproxy.proxy.backend.QueryResult;
 
 import java.util.List;
+import java.util.Map;
 
 /**
  * How a session's state gets from one backend to another. The {@link SessionMigrator} engine owns the
@@ -38,6 +39,14 @@ interface MigrationStrategy {
 
     /** Why this session's login cannot be replayed, or null if it can (or is not known yet). */
     String credentialProblem();
+
+    /**
+     * Backends this session must not move to now, with why (a TiDB without a session-token signing
+     * certificate would refuse the token); by address. None by default.
+     */
+    default Map<String, String> unsuitableTargets() {
+        return Map.of();
+    }
 
     /** The session authenticated again (COM_CHANGE_USER): any derived credential is void. */
     void forgetCredential();

@@ -9,10 +9,16 @@ import io.tiproxy.proxy.net.Transport;
 
 import java.util.function.Supplier;
 
-/** What every session shares with the rest of the proxy. */
+/**
+ * What every session shares with the rest of the proxy.
+ *
+ * @param tidbReadiness which TiDB backends can take part in session migration (signing certificate)
+ * @param memoryGuard   refuses new connections while the heap is too full ({@code proxy.max-heap-usage-percent})
+ */
 public record SessionContext(ConnectionRegistry<ClientConnection> registry, BackendSelector selector,
                              Transport transport, GreetingCache greetings, AccountHashes accounts,
-                             SessionEvents events, Supplier<ProxySettings> settingsSource) {
+                             SessionEvents events, Supplier<ProxySettings> settingsSource,
+                             TiDbReadiness tidbReadiness, io.tiproxy.proxy.MemoryGuard memoryGuard) {
 
     /** The settings in force now (a new snapshot after a config reload). */
     public ProxySettings settings() {

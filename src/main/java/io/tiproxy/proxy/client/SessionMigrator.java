@@ -10,6 +10,7 @@ import io.tiproxy.proxy.backend.BackendConnection;
 import io.tiproxy.proxy.backend.CommandTracker;
 import io.tiproxy.proxy.backend.ProxyCommandChannel;
 import io.tiproxy.proxy.backend.QueryResult;
+import io.tiproxy.proxy.net.ProxyHeader;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -54,6 +55,8 @@ final class SessionMigrator {
     private boolean backendDead;
     private ScheduledFuture<?> retryTimer;
     private ProxyCommandChannel restoring;
+    /** The last reason this session could not move that was logged (logged once, not at every request). */
+    private String loggedProblem;
     private final MigrationStrategy strategy;
     /** Client statements re-prepared on a new backend whose parameter types the new backend lacks. */
     private final Set<Long> typesNeeded = new HashSet<>();
@@ -63,7 +66,16 @@ final class SessionMigrator {
         this.strategy = strategy;
     }
 
+    /**
+     * Whether client packets must wait: while the session moves, and while a session whose backend died
+     * waits to retry its rebuild (forwarded then, a statement would go to the dead connection and the
+     * client would wait for its answer forever).
+     */
     boolean isMoving() {
+        return isAttempting() || (phase == Phase.BACKOFF && backendDead);
+    }
+
+    private boolean isAttempting() {
         return phase == Phase.CAPTURING || phase == Phase.CONNECTING || phase == Phase.RESTORING;
     }
 
@@ -87,8 +99,17 @@ final class SessionMigrator {
     // ---- requests ----------------------------------------------------------------------------
 
     void request(String newTarget, String why) {
-        if (isMoving() || strategy.credentialProblem() != null) {
-            return; // a session whose login cannot be replayed stays; the API shows why
+        if (isMoving()) {
+            return;
+        }
+        String problem = strategy.credentialProblem();
+        if (problem != null) {
+            // a session whose login cannot be replayed stays; the API shows why, the log says it once
+            if (!problem.equals(loggedProblem)) {
+                loggedProblem = problem;
+                log.info("{}: asked to move ({}) but stays: {}", conn, why, problem);
+            }
+            return;
         }
         if (phase == Phase.IDLE) {
             log.debug("{}: asked to move ({}){}", conn, why, newTarget == null ? "" : " to " + newTarget);
@@ -133,11 +154,18 @@ final class SessionMigrator {
         long thisAttempt = startedNanos;
         // a hung backend never answers: give up on this attempt rather than hold the client forever
         conn.channel().eventLoop().schedule(() -> {
-            if (isMoving() && startedNanos == thisAttempt) {
+            if (isAttempting() && startedNanos == thisAttempt) {
                 fail("timed out while " + phase.name().toLowerCase());
             }
         }, MIGRATION_TIMEOUT_MS, TimeUnit.MILLISECONDS);
         log.debug("{}: migration ({}) starts, attempt {}", conn, afterCrash ? "backend lost" : reason, attempts);
+        if (!afterCrash && !strategy.unsuitableTargets().isEmpty()) {
+            String noTarget = noTargetReason(chooseTarget());
+            if (noTarget != null) {
+                fail(noTarget); // known before any work on the backend: nothing is captured
+                return;
+            }
+        }
         Future<MigrationStrategy.Plan> plan = afterCrash ? strategy.recover(conn) : strategy.capture(conn);
         plan.addListener(f -> {
             if (phase != Phase.CAPTURING) {
@@ -181,14 +209,37 @@ final class SessionMigrator {
         }
     }
 
-    private void connect(MigrationStrategy.Plan plan) {
+    /**
+     * Where the session goes: the requested target, or else the best other backend; never one the
+     * strategy calls unsuitable. Null when there is none ({@link #noTargetReason} says why).
+     */
+    private String chooseTarget() {
         String current = conn.backend.address();
-        String to = target;
-        if (to == null || to.equals(current)) {
-            to = conn.context.selector().select(Set.of(current));
+        Map<String, String> unsuitable = strategy.unsuitableTargets();
+        if (target != null && !target.equals(current)) {
+            return unsuitable.containsKey(target) ? null : target;
         }
+        Set<String> exclude = new HashSet<>(unsuitable.keySet());
+        exclude.add(current);
+        return conn.context.selector().select(exclude);
+    }
+
+    private String noTargetReason(String chosen) {
+        if (chosen != null) {
+            return null;
+        }
+        Map<String, String> unsuitable = strategy.unsuitableTargets();
+        if (target != null && unsuitable.containsKey(target)) {
+            return "the target cannot take it: " + unsuitable.get(target);
+        }
+        return unsuitable.isEmpty() ? "no other backend is available"
+                : "no other backend can take it (" + String.join("; ", unsuitable.values()) + ")";
+    }
+
+    private void connect(MigrationStrategy.Plan plan) {
+        String to = chooseTarget();
         if (to == null) {
-            fail("no other backend is available");
+            fail(noTargetReason(null));
             return;
         }
         phase = Phase.CONNECTING;
@@ -196,8 +247,10 @@ final class SessionMigrator {
         log.debug("{}: state captured in {} ms, logging in on {}", conn,
                 TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startedNanos), destination);
         var settings = conn.context.settings();
+        // the new backend must see the same client as the first one did (host grants, USER())
         var request = new BackendAuthenticator.LoginRequest(conn.auth.user(), plan.database(), conn.charset,
-                conn.backendCaps, conn.connectAttrs, plan.credential());
+                conn.backendCaps, conn.connectAttrs, plan.credential(),
+                settings.sendProxyProtocol() ? ProxyHeader.of(conn.channel()) : null);
         BackendAuthenticator.login(conn.channel().eventLoop(), conn.context.transport(), destination,
                 BackendAddress.parse(destination), settings.backendConnectTimeout(), settings.backendTls(), request)
                 .addListener(f -> {

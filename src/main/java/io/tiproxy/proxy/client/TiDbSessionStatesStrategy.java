@@ -7,6 +7,7 @@ import io.tiproxy.proxy.backend.QueryResult;
 
 import java.io.IOException;
 import java.util.List;
+import java.util.Map;
 
 /**
  * TiDB: the backend holds the session's state and hands it over itself (TIDB-FACTS "Migration exchange").
@@ -18,6 +19,8 @@ import java.util.List;
  * <p>Error 8146 means "not now" (transaction, temporary tables, locks...) and is retried at the next
  * safe point, except when TiDB has no signing certificate, which (like a NULL token) never changes
  * while this backend runs: that is reported as {@link #credentialProblem()} and the engine stops trying.
+ * The {@link TiDbReadiness} check learns the same from each TiDB's {@code /config} before any session
+ * tries: sessions then neither leave nor go to a TiDB without the certificate.
  */
 final class TiDbSessionStatesStrategy implements MigrationStrategy {
     /** TiDB's ErrCannotMigrateSession. */
@@ -84,9 +87,23 @@ final class TiDbSessionStatesStrategy implements MigrationStrategy {
                 new IllegalStateException("TiDB session states cannot be read from a dead backend"));
     }
 
+    /**
+     * A NULL token or the no-certificate error seen on this backend, else what the readiness check
+     * ({@code GET /config}) knows of it: either way no token can be had, so the session stays.
+     */
     @Override
     public String credentialProblem() {
-        return credentialProblem;
+        if (credentialProblem != null) {
+            return credentialProblem;
+        }
+        String backend = conn.backendAddress();
+        return backend == null ? null : conn.context.tidbReadiness().whyNotReady(backend);
+    }
+
+    /** TiDBs without a signing certificate would refuse the token: never a target. */
+    @Override
+    public Map<String, String> unsuitableTargets() {
+        return conn.context.tidbReadiness().notReady();
     }
 
     @Override

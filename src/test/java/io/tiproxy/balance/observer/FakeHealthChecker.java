@@ -13,6 +13,8 @@ final class FakeHealthChecker implements HealthChecker {
     private final Map<String, HealthResult> results = new ConcurrentHashMap<>();
     private final Map<String, AtomicInteger> calls = new ConcurrentHashMap<>();
     volatile boolean closed;
+    /** The settings of the last {@link #reconfigure} call, or null. */
+    volatile ObserverSettings reconfigured;
 
     void answer(String address, HealthResult result) {
         results.put(address, result);
@@ -26,6 +28,11 @@ final class FakeHealthChecker implements HealthChecker {
     public CompletableFuture<HealthResult> check(DiscoveredBackend backend, Duration timeout) {
         calls.computeIfAbsent(backend.address(), a -> new AtomicInteger()).incrementAndGet();
         return CompletableFuture.completedFuture(results.getOrDefault(backend.address(), HealthResult.ok()));
+    }
+
+    @Override
+    public void reconfigure(ObserverSettings settings) {
+        reconfigured = settings;
     }
 
     @Override

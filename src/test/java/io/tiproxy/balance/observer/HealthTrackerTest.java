@@ -52,6 +52,34 @@ class HealthTrackerTest {
     }
 
     @Test
+    void newThresholdsJudgeTheNextResultAndKeepTheCountSoFar() {
+        HealthTracker tracker = new HealthTracker(5, 3);
+        tracker.record(OK);
+        tracker.record(BAD);
+        tracker.record(BAD);
+        tracker.thresholds(2, 1);
+        assertThat(tracker.healthy()).as("not at once").isTrue();
+        tracker.record(BAD);
+        assertThat(tracker.healthy()).as("3 failures in a row >= the new threshold 2").isFalse();
+        tracker.record(OK);
+        assertThat(tracker.healthy()).as("recover threshold 1").isTrue();
+    }
+
+    @Test
+    void assumeHealthyMakesAFailingBackendHealthyAndStartsTheCountsOver() {
+        HealthTracker tracker = new HealthTracker(2, 2);
+        tracker.record(BAD);
+        assertThat(tracker.healthy()).isFalse();
+        tracker.assumeHealthy();
+        assertThat(tracker.healthy()).isTrue();
+        assertThat(tracker.reason()).isEmpty();
+        tracker.record(BAD);
+        assertThat(tracker.healthy()).as("one failure of two").isTrue();
+        tracker.record(BAD);
+        assertThat(tracker.healthy()).isFalse();
+    }
+
+    @Test
     void alwaysHealthyTrackerStartsHealthy() {
         assertThat(HealthTracker.alwaysHealthy().healthy()).isTrue();
     }

@@ -111,6 +111,8 @@ class MariaDbHealthTest {
             HealthResult result = wrongPassword.check(backend, TIMEOUT).get();
             assertThat(result.healthy()).as("the server is up; the account is the problem").isTrue();
             assertThat(result.reason()).contains("service account cannot log in").contains("1045");
+            wrongPassword.reconfigure(settings(true)); // a config reload fixes the password: the next check uses it
+            assertThat(wrongPassword.check(backend, TIMEOUT).get()).isEqualTo(HealthResult.ok());
         }
         int closedPort;
         try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {

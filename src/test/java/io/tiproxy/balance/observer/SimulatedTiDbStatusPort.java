@@ -16,7 +16,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * {@code {"connections":N,"version":"8.0.11-TiDB-v8.5.0","git_hash":"...","status":{"init_stats_percentage":N}}};
  * from the start of a graceful shutdown it answers HTTP 500 with an empty body.
  */
-final class SimulatedTiDbStatusPort implements AutoCloseable {
+public final class SimulatedTiDbStatusPort implements AutoCloseable {
     static final String STATUS_JSON =
             "{\"connections\":0,\"version\":\"8.0.11-TiDB-v8.5.0\",\"git_hash\":\"x\",\"status\":{\"init_stats_percentage\":100}}";
 
@@ -24,26 +24,26 @@ final class SimulatedTiDbStatusPort implements AutoCloseable {
     private final AtomicInteger requests = new AtomicInteger();
     private volatile boolean shuttingDown;
 
-    SimulatedTiDbStatusPort() throws IOException {
+    public SimulatedTiDbStatusPort() throws IOException {
         server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 16);
         server.createContext("/status", this::status);
         server.start();
     }
 
-    int port() {
+    public int port() {
         return server.getAddress().getPort();
     }
 
-    int requests() {
+    public int requests() {
         return requests.get();
     }
 
     /** TiDB got SIGTERM with graceful-wait-before-shutdown: /status turns 500, the SQL port still accepts. */
-    void beginGracefulShutdown() {
+    public void beginGracefulShutdown() {
         shuttingDown = true;
     }
 
-    void cancelShutdown() {
+    public void cancelShutdown() {
         shuttingDown = false;
     }
 

@@ -101,10 +101,21 @@ class ConfigLoaderTest {
     }
 
     @Test
-    void proxyProtocolIsRefusedUntilSupported() {
+    void proxyProtocolNeedsTrustedNetworksThatParse() throws Exception {
+        TiProxyConfig config = parse("proxy:", "  proxy-protocol: v2",
+                "  proxy-protocol-networks: [\"10.0.0.0/8\", \"fd00::/8\", \"192.0.2.7\"]",
+                "backend:", "  proxy-protocol: v2");
+        assertThat(config.proxy().proxyProtocol()).isEqualTo(ProxyProtocol.V2);
+        assertThat(config.backend().proxyProtocol()).isEqualTo(ProxyProtocol.V2);
         assertThatThrownBy(() -> parse("proxy:", "  proxy-protocol: v2"))
                 .isInstanceOf(ConfigException.class)
-                .hasMessageContaining("proxy.proxy-protocol: PROXY protocol is not supported yet");
+                .hasMessageContaining("proxy.proxy-protocol-networks: is empty, so no load balancer may send");
+        assertThatThrownBy(() -> parse("proxy:", "  proxy-protocol: v2", "  proxy-protocol-networks: [\"10.0.0.0/40\"]"))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("proxy.proxy-protocol-networks: \"10.0.0.0/40\" has a bad prefix length");
+        assertThatThrownBy(() -> parse("proxy:", "  proxy-protocol-networks: [\"lb.example.com\"]"))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("\"lb.example.com\" is not a network");
     }
 
     @Test
@@ -191,17 +202,29 @@ class ConfigLoaderTest {
                 .isEqualTo("conf/test.yaml:3: health-check.fail-threshold: must be at least 1, got 0");
         assertThat(errorOf("health-check:", "  timeout: 0"))
                 .isEqualTo("conf/test.yaml:2: health-check.timeout: must be more than 0, got PT0S");
-        assertThat(errorOf("balance:", "  min-gap: 0"))
-                .isEqualTo("conf/test.yaml:2: balance.min-gap: must be at least 1, got 0");
+        assertThat(errorOf("balance:", "  conn-count:", "    min-gap: 1"))
+                .isEqualTo("conf/test.yaml:3: balance.conn-count.min-gap: must be at least 2 (moving one session "
+                        + "cannot narrow a gap of 1), got 1");
+        assertThat(errorOf("balance:", "  policy: least-conn"))
+                .startsWith("conf/test.yaml:2: balance.policy: \"least-conn\" is not one of \"resource\"");
     }
 
     @Test
     void healthCheckAndBalanceSectionsBind() throws Exception {
         TiProxyConfig config = parse("health-check:", "  interval: 500ms", "  timeout: 1s", "  fail-threshold: 3",
-                "  recover-threshold: 2", "balance:", "  min-gap: 5", "  max-moves-per-second: 0");
+                "  recover-threshold: 2", "balance:", "  policy: resource", "  max-concurrent-migrations: 8",
+                "  status: { migrations-per-second: 50 }", "  location: { zone: east, migrations-per-second: 3 }",
+                "  load:", "    sample-interval: 500ms", "    busy-threads: 4", "    ratio-percent: 150",
+                "    migrations-per-second: 1", "  conn-count:", "    count-ratio-percent: 130", "    min-gap: 5",
+                "    migrations-per-second: 0");
         assertThat(config.healthCheck()).isEqualTo(new HealthCheckConfig(Duration.ofMillis(500),
                 Duration.ofSeconds(1), 3, 2));
-        assertThat(config.balance()).isEqualTo(new BalanceConfig(5, 0));
+        assertThat(config.balance()).isEqualTo(new BalanceConfig(BalancePolicy.RESOURCE, 8,
+                new BalanceConfig.Status(50), new BalanceConfig.Location("east", 3),
+                new BalanceConfig.Load(Duration.ofMillis(500), 4, 150, 1), new BalanceConfig.ConnCount(130, 5, 0)));
+        // a section given in part keeps the defaults of the keys it leaves out
+        assertThat(parse("balance:", "  conn-count: { min-gap: 4 }").balance().connCount())
+                .isEqualTo(new BalanceConfig.ConnCount(120, 4, 10));
     }
 
     @Test
