@@ -148,6 +148,14 @@ public final class BackendRouter implements BackendSelector, AutoCloseable {
         return scores;
     }
 
+    /**
+     * The smoothed load of {@code backend} (statements running there besides the sampler's), or NaN
+     * when no recent sample is known: then the load factor is neutral about it.
+     */
+    public double load(String backend) {
+        return loads.current(backend, clock.getAsLong(), loadStaleNanos);
+    }
+
     /** Migrations asked for and not finished yet, as of the last round. */
     public List<Pending> pendingMigrations() {
         return pending;

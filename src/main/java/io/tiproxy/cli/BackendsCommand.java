@@ -23,7 +23,7 @@ final class BackendsCommand implements Runnable {
         throw new ParameterException(spec.commandLine(), "say list, drain ADDR or undrain ADDR");
     }
 
-    /** One row per backend: address, state, sessions, why. */
+    /** One row per backend: address, state, sessions, load (unknown: -), why. */
     @Command(mixinStandardHelpOptions = true, name = "list", description = "List backends with their state and session count (GET /api/backends).")
     static final class ListBackends extends CtlCommand {
         @Override
@@ -33,10 +33,11 @@ final class BackendsCommand implements Runnable {
                 printRaw(out, response.body());
                 return;
             }
-            CtlTable table = new CtlTable("ADDR", "STATE", "SESSIONS", "SINCE", "REASON");
+            CtlTable table = new CtlTable("ADDR", "STATE", "SESSIONS", "LOAD", "SINCE", "REASON");
             for (JsonNode b : response.json()) {
+                JsonNode load = b.path("load");
                 table.row(b.path("addr").asText(), b.path("state").asText(), b.path("sessions").asText(),
-                        toSeconds(b.path("since").asText()), b.path("reason").asText());
+                        load.isNumber() ? load.asText() : "-", toSeconds(b.path("since").asText()), b.path("reason").asText());
             }
             table.print(out);
         }

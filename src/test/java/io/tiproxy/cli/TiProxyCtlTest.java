@@ -70,7 +70,7 @@ class TiProxyCtlTest {
 
         assertThat(run.exit()).as(run.err()).isZero();
         List<String> lines = run.out().lines().toList();
-        assertThat(lines.get(0)).startsWith("ADDR").contains("STATE", "SESSIONS", "SINCE", "REASON");
+        assertThat(lines.get(0)).startsWith("ADDR").contains("STATE", "SESSIONS", "LOAD", "SINCE", "REASON");
         assertThat(lines).hasSize(1 + backends.size());
         int stateColumn = lines.get(0).indexOf("STATE");
         for (int i = 0; i < backends.size(); i++) {

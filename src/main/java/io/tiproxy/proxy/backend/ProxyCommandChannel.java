@@ -20,6 +20,8 @@ public final class ProxyCommandChannel implements BackendConnection.Listener {
     private final CommandTracker tracker;
     private final List<Promise<QueryResult>> pending = new ArrayList<>();
     private boolean detached;
+    /** Why the connection is gone (set once it closed): later commands fail at once with it. */
+    private String closedReason;
 
     public ProxyCommandChannel(BackendConnection connection, boolean deprecateEof) {
         this.connection = connection;
@@ -43,6 +45,11 @@ public final class ProxyCommandChannel implements BackendConnection.Listener {
     /** Sends COM_QUERY or COM_STMT_PREPARE with raw statement bytes. */
     public Promise<QueryResult> send(Command command, byte[] sql) {
         Promise<QueryResult> promise = connection.channel().eventLoop().newPromise();
+        if (closedReason != null || !connection.isActive()) {
+            // no close event would come to fail it: a command on a dead connection fails now
+            return promise.setFailure(new IllegalStateException(closedReason != null ? closedReason
+                    : "backend " + connection.address() + " connection is closed"));
+        }
         ByteBuf packet = Packets.build(connection.channel().alloc(), 0, b -> {
             b.writeByte(command.code());
             b.writeBytes(sql);
@@ -95,9 +102,10 @@ public final class ProxyCommandChannel implements BackendConnection.Listener {
 
     @Override
     public void onBackendClosed(BackendConnection from, Throwable cause) {
+        closedReason = "backend " + from.address() + " closed the connection"
+                + (cause == null ? "" : ": " + cause.getMessage());
         for (Promise<QueryResult> p : List.copyOf(pending)) {
-            p.tryFailure(new IllegalStateException("backend " + from.address() + " closed the connection"
-                    + (cause == null ? "" : ": " + cause.getMessage())));
+            p.tryFailure(new IllegalStateException(closedReason));
         }
     }
 }

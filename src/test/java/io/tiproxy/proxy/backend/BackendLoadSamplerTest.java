@@ -79,6 +79,34 @@ class BackendLoadSamplerTest {
     }
 
     @Test
+    void keepsSamplingAfterTheServerClosedItsConnection() throws Exception {
+        java.util.concurrent.atomic.AtomicInteger samples = new java.util.concurrent.atomic.AtomicInteger();
+        try (BackendLoadSampler sampler = new BackendLoadSampler(TRANSPORT, group.next(),
+                () -> new BackendConfig(TestAccounts.SERVICE_USER, TestAccounts.SERVICE_PASSWORD, ProxyProtocol.NONE),
+                () -> List.of(server.address()), BackendAddress::parse, () -> null, () -> Duration.ofMillis(200),
+                (b, v) -> samples.incrementAndGet())) {
+            sampler.start();
+            await().atMost(Duration.ofSeconds(10)).until(() -> samples.get() >= 2);
+            // the server ends the sampler's connection between two samples (wait_timeout, a KILL, a restart)
+            List<Long> ids = new ArrayList<>();
+            try (Connection admin = server.rootConnection();
+                 Statement st = admin.createStatement();
+                 var rs = st.executeQuery("SELECT ID FROM information_schema.PROCESSLIST WHERE USER = '"
+                         + TestAccounts.SERVICE_USER + "' AND ID <> CONNECTION_ID()")) {
+                while (rs.next()) {
+                    ids.add(rs.getLong(1));
+                }
+            }
+            assertThat(ids).as("the sampler's connection").isNotEmpty();
+            for (long id : ids) {
+                server.execAsAdmin("KILL CONNECTION " + id);
+            }
+            int before = samples.get();
+            await().atMost(Duration.ofSeconds(10)).until(() -> samples.get() >= before + 3);
+        }
+    }
+
+    @Test
     void anAccountThatCannotLogInGivesNoSample() throws Exception {
         Map<String, Double> seen = new ConcurrentHashMap<>();
         try (BackendLoadSampler sampler = sampler(TestAccounts.SERVICE_USER, "wrong password", seen)) {
