@@ -1,7 +1,6 @@
 package io.tiproxy.balance;
 
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -95,17 +94,22 @@ final class FactorBasedPolicy {
         return out.isEmpty() ? accepting : out;
     }
 
-    /** Better backends first: factor scores compared in the policy's order, then the address. */
-    Comparator<BackendView> betterFirst() {
-        return (a, b) -> {
-            for (Factor f : factors) {
-                int c = Integer.compare(f.score(a), f.score(b));
-                if (c != 0) {
-                    return c;
-                }
-            }
-            return a.address().compareTo(b.address());
-        };
+    /**
+     * Whether {@code a} is a better target than {@code b}: asked as a move would be, so the first factor
+     * that would start moving sessions from one of them to the other prefers the other; when none would,
+     * the one with fewer sessions (then the lower address). Raw scores are not compared: a difference no
+     * factor acts on (a load of 1 against 0, a sample that is seconds old) must not send every move of a
+     * round, or of a whole fast drain, to the same backend (pingcap/tiproxy#549).
+     */
+    boolean betterTarget(BackendView a, BackendView b) {
+        Verdict v = judge(b, a, NONE_ACTIVE);
+        if (v.advice() != Advice.NEUTRAL) {
+            return v.moves();
+        }
+        if (a.sessions() != b.sessions()) {
+            return a.sessions() < b.sessions();
+        }
+        return a.address().compareTo(b.address()) < 0;
     }
 
     /** Every factor's score of {@code backend}, by factor name, in the policy's order. */

@@ -20,7 +20,8 @@ import java.util.function.Predicate;
  *
  * <p>Each move: the policy's factors in order; the first one with a token left in its
  * {@link TokenBucket} and a pair of backends it decides ({@link FactorBasedPolicy#judge}) moves the oldest
- * movable session of the source that is worst by that factor to the best target (by all factors).
+ * movable session of the source that is worst by that factor to the best target
+ * ({@link FactorBasedPolicy#betterTarget}: by the factors' own thresholds, then session count).
  * The views are updated after every move, so moves spread over several targets instead of piling onto
  * the one that was idlest when the round began (pingcap/tiproxy#549). A round stops at the free slots of
  * the concurrency cap, when every factor's tokens are spent, or when no pair is worth a move.
@@ -139,7 +140,7 @@ final class Rebalancer {
                 FactorBasedPolicy.Verdict verdict = policy.judge(s, t,
                         (factor, address) -> active.getOrDefault(factor.name(), Set.of()).contains(address));
                 if (verdict.moves() && verdict.factor() == f
-                        && (best == null || policy.betterFirst().compare(t, best) < 0)) {
+                        && (best == null || policy.betterTarget(t, best))) {
                     best = t;
                 }
             }

@@ -325,6 +325,20 @@ class RebalanceScenariosTest {
     }
 
     @Test
+    void aDrainSpreadsOverTargetsWhoseLoadDiffersByLessThanTheLoadFactorActsOn() {
+        FakeCluster c = threeBackends(100);
+        c.backend(A, DRAINING);
+        for (int i = 0; i < 10; i++) {
+            c.router.reportLoad(B, 1); // a statement or two running: below busy-threads, no reason to prefer C
+            c.router.reportLoad(C, 0);
+            c.run(Duration.ofSeconds(1));
+        }
+        assertThat(c.count(A)).isZero();
+        assertThat(c.askedTo(A)).as("A's sessions spread over both targets")
+                .hasSize(2).allSatisfy((to, n) -> assertThat(n).isBetween(45, 55));
+    }
+
+    @Test
     void loadSamplesThatStopComingStopMovingSessions() {
         FakeCluster c = threeBackends(30);
         c.router.reportLoad(A, 50); // one round of samples, then none: stale after 6 s
