@@ -23,7 +23,8 @@ import java.util.function.Supplier;
  * Reads the stored mysql_native_password hashes (SHA1(SHA1(password))) of an account from a backend,
  * logged in as the configured service account. With one of them and a client's own login exchange the
  * proxy derives SHA1(password), which lets it log the session in on another backend. Results are
- * cached briefly so that draining a backend with many sessions of one user costs one query.
+ * cached briefly, and lookups of a user already being looked up wait for that one, so that draining a
+ * backend with many sessions of one user costs one service login and one query.
  */
 public final class AccountHashes {
     private static final Logger log = LoggerFactory.getLogger(AccountHashes.class);
@@ -40,6 +41,8 @@ public final class AccountHashes {
     private final Function<String, InetSocketAddress> resolver;
     private final Supplier<SslContext> tls;
     private final Map<String, Entry> cache = new ConcurrentHashMap<>();
+    /** Lookups under way, by user: a second caller waits for the first one's answer. */
+    private final Map<String, Promise<List<byte[]>>> inFlight = new ConcurrentHashMap<>();
 
     /** @param account the service account in force now (re-read for every lookup: hot-reloadable) */
     public AccountHashes(Transport transport, Supplier<io.tiproxy.manager.config.BackendConfig> account,
@@ -70,6 +73,19 @@ public final class AccountHashes {
         if (candidates.isEmpty()) {
             return result.setFailure(new IllegalStateException("no healthy backend to read account hashes from"));
         }
+        Promise<List<byte[]>> running = inFlight.putIfAbsent(user, result);
+        if (running != null) {
+            // the answer is handed over on this caller's loop (promise listeners run on its executor)
+            running.addListener(f -> {
+                if (f.isSuccess()) {
+                    result.trySuccess(running.getNow());
+                } else {
+                    result.tryFailure(f.cause());
+                }
+            });
+            return result;
+        }
+        result.addListener(f -> inFlight.remove(user, result));
         tryBackend(loop, user, candidates, 0, result);
         return result;
     }
