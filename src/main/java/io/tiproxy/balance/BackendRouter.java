@@ -38,6 +38,8 @@ import java.util.function.Supplier;
 public final class BackendRouter implements BackendSelector, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(BackendRouter.class);
     static final long ROUND_MILLIS = 200;
+    /** The least time between a round and one brought forward by an ended migration. */
+    static final long EARLY_ROUND_GAP_MILLIS = 20;
 
     /** Migrations asked for and not finished, by route and reason (tiproxy_balance_pending_migrate). */
     public record Pending(String from, String to, String reason, int count) {}
@@ -59,6 +61,10 @@ public final class BackendRouter implements BackendSelector, AutoCloseable {
     private volatile Set<String> unsettled = Set.of();
     private volatile Map<String, Map<String, Integer>> scores = Map.of();
     private volatile List<Pending> pending = List.of();
+    /** Sessions that reported a failed migration attempt, taken by the next round. */
+    private final java.util.Queue<Long> reportedFailed = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    private final java.util.concurrent.atomic.AtomicBoolean earlyRoundQueued = new java.util.concurrent.atomic.AtomicBoolean();
+    private volatile long lastRoundNanos;
 
     /**
      * @param sessions     every live session, read each round
@@ -117,9 +123,38 @@ public final class BackendRouter implements BackendSelector, AutoCloseable {
         }
     }
 
+    /**
+     * A migration ended: a round comes soon (at most one queued, {@value #EARLY_ROUND_GAP_MILLIS} ms after the
+     * last), so the slot it held is used again at once and a failure backs off without waiting for the timeout.
+     */
+    @Override
+    public void migrationEnded(long connectionId, boolean moved) {
+        if (!moved) {
+            reportedFailed.add(connectionId);
+        }
+        if (executor != null && !executor.isShutdown() && earlyRoundQueued.compareAndSet(false, true)) {
+            long sinceLast = TimeUnit.NANOSECONDS.toMillis(clock.getAsLong() - lastRoundNanos);
+            long delay = Math.max(0, EARLY_ROUND_GAP_MILLIS - sinceLast);
+            try {
+                executor.schedule(() -> {
+                    earlyRoundQueued.set(false);
+                    roundSafely();
+                }, delay, TimeUnit.MILLISECONDS);
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                earlyRoundQueued.set(false); // shutting down
+            }
+        }
+    }
+
     /** Runs one rebalancing round now. */
     synchronized void round() {
-        RebalanceLoop.Result r = loop.round(clock.getAsLong(), backends, sessions.get(), policy, settings, loads,
+        Set<Long> failed = new java.util.HashSet<>();
+        for (Long id; (id = reportedFailed.poll()) != null; ) {
+            failed.add(id);
+        }
+        long now = clock.getAsLong();
+        lastRoundNanos = now;
+        RebalanceLoop.Result r = loop.round(now, backends, sessions.get(), failed, policy, settings, loads,
                 drainTimeout.get());
         r.sessionsPerBackend().forEach((b, n) -> counts.computeIfAbsent(b, k -> new AtomicInteger()).set(n));
         counts.forEach((b, n) -> {

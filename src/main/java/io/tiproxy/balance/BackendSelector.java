@@ -16,6 +16,15 @@ public interface BackendSelector {
     /** A session left {@code backend} (closed or moved). */
     void sessionDetached(String backend);
 
+    /**
+     * A session's migration ended: it moved ({@code moved}), or this attempt failed or cannot be made
+     * (its login cannot be replayed, no target can take it). Lets the router settle the move and plan
+     * the next ones at once instead of at its next round or after its timeout. Called on the session's
+     * event loop; must not block.
+     */
+    default void migrationEnded(long connectionId, boolean moved) {
+    }
+
     /** Why no backend can take a session, for the client's error message. */
     default String unavailableReason() {
         return "no backend is available";

@@ -7,14 +7,15 @@ import java.util.TreeMap;
 
 /**
  * The router's record of the migrations it asked for, kept exact by comparing with where sessions
- * really are at the start of every round rather than by callbacks, so a session that closes while it
- * moves (pingcap/tiproxy#779, #1172) simply drops out and nothing leaks: no pending count, no slot of
- * the concurrency cap, no score.
+ * really are at the start of every round rather than by counting callbacks, so a session that closes
+ * while it moves (pingcap/tiproxy#779, #1172) simply drops out and nothing leaks: no pending count, no
+ * slot of the concurrency cap, no score. A session that reports its attempt failed only makes the
+ * failure known sooner than the timeout.
  *
  * <ul>
  *   <li>In flight: asked, still on its source. It lands (now elsewhere: success), closes (gone: dropped),
- *       or does not move within {@link #TIMEOUT_NANOS} (failure: its migration failed, or it never reached
- *       a safe point).</li>
+ *       reports a failed attempt, or does not move within {@link #TIMEOUT_NANOS} (failure: its migration
+ *       failed, or it never reached a safe point).</li>
  *   <li>A failure costs that session a back-off, doubling from {@link #BACKOFF_BASE_NANOS} up to
  *       {@link #BACKOFF_MAX_NANOS}; other sessions move meanwhile.</li>
  *   <li>A session that moved is left alone by balance (not by status) for {@link #COOLDOWN_NANOS}: no ping-pong.</li>
@@ -42,8 +43,11 @@ final class MigrationBook {
     private final Map<Long, Backoff> backoffs = new HashMap<>();
     private final Map<Long, Long> cooldownUntil = new HashMap<>();
 
-    /** Settles the migrations in flight against {@code where} (session id -> its backend now). */
-    Outcomes reconcile(Map<Long, String> where, long now) {
+    /**
+     * Settles the migrations in flight against {@code where} (session id -> its backend now);
+     * {@code reportedFailed}: sessions that said their attempt failed since the last round.
+     */
+    Outcomes reconcile(Map<Long, String> where, java.util.Set<Long> reportedFailed, long now) {
         int landed = 0;
         int failed = 0;
         int closed = 0;
@@ -58,7 +62,7 @@ final class MigrationBook {
                 it.remove();
                 backoffs.remove(m.id());
                 cooldownUntil.put(m.id(), now + COOLDOWN_NANOS);
-            } else if (now - m.askedNanos() >= TIMEOUT_NANOS) {
+            } else if (reportedFailed.contains(m.id()) || now - m.askedNanos() >= TIMEOUT_NANOS) {
                 failed++;
                 it.remove();
                 Backoff previous = backoffs.get(m.id());

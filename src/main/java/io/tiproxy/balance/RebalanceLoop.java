@@ -43,8 +43,10 @@ final class RebalanceLoop {
     /** Where each session was in the previous round. */
     private Map<Long, String> lastWhere = Map.of();
 
+    /** @param reportedFailed sessions that reported a failed migration attempt since the last round */
     Result round(long now, Map<String, BackendInfo> snapshot, Collection<? extends RedirectableConn> sessions,
-                 FactorBasedPolicy policy, BalanceSettings settings, LoadSamples loads, Duration drainTimeout) {
+                 Set<Long> reportedFailed, FactorBasedPolicy policy, BalanceSettings settings, LoadSamples loads,
+                 Duration drainTimeout) {
         Map<Long, String> where = new HashMap<>();
         Map<String, List<RedirectableConn>> onBackend = new HashMap<>();
         for (RedirectableConn c : sessions) {
@@ -58,7 +60,7 @@ final class RebalanceLoop {
         snapshot.keySet().forEach(b -> counts.put(b, 0));
         onBackend.forEach((b, list) -> counts.put(b, list.size()));
         noteUnaskedDepartures(where, now);
-        MigrationBook.Outcomes outcomes = book.reconcile(where, now);
+        MigrationBook.Outcomes outcomes = book.reconcile(where, reportedFailed, now);
         if (outcomes.failed() > 0 || outcomes.closed() > 0) {
             log.debug("balance: {} moved, {} did not move in time (backing off), {} closed while asked to move",
                     outcomes.landed(), outcomes.failed(), outcomes.closed());

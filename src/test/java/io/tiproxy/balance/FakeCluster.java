@@ -28,6 +28,8 @@ final class FakeCluster {
         volatile String backend;
         String target;
         boolean failsToMove;
+        /** With {@link #failsToMove}: tells the router at once, as a session whose login cannot be replayed does. */
+        boolean reportsFailure;
         boolean closedUnmovable;
         int requests;
 
@@ -51,6 +53,9 @@ final class FakeCluster {
             requests++;
             target = to;
             asked.add(new Ask(now(), id, backend, to, reason));
+            if (failsToMove && reportsFailure) {
+                router.migrationEnded(id, false);
+            }
         }
 
         @Override

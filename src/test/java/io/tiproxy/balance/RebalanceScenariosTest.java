@@ -198,6 +198,28 @@ class RebalanceScenariosTest {
     }
 
     @Test
+    void sessionsThatReportTheyCannotMoveFreeTheirSlotsAtOnceSoTheDrainGoesOn() {
+        BalanceSettings capped = new BalanceSettings(FactorOrder.LOCATION, 8, 0, "", 1, Duration.ofSeconds(2), 8, 2,
+                2, 1.2, 3, 10);
+        FakeCluster c = new FakeCluster(capped);
+        c.drainTimeout(Duration.ofMinutes(10));
+        c.backend(A, HEALTHY);
+        c.backend(B, HEALTHY);
+        List<FakeCluster.Session> unmovable = c.open(A, 24); // the oldest: asked first, e.g. ed25519 logins
+        unmovable.forEach(s -> {
+            s.failsToMove = true;
+            s.reportsFailure = true;
+        });
+        c.open(A, 40);
+        c.run(Duration.ofSeconds(1));
+        c.backend(A, DRAINING);
+        c.run(Duration.ofSeconds(6)); // the automatic pace: 64 sessions over 5 s
+        // without the reports the 8 slots would stay taken by unmovable sessions until the 15 s timeout
+        assertThat(c.count(A)).as("only the unmovable sessions are left").isEqualTo(24);
+        assertThat(unmovable).allSatisfy(s -> assertThat(s.requests).as("asked, then backing off 5 s").isBetween(1, 2));
+    }
+
+    @Test
     void sessionsClosingWhileTheyMoveLeaveTheBookkeepingExact() {
         BalanceSettings capped = new BalanceSettings(FactorOrder.LOCATION, 4, 0, "", 1, Duration.ofSeconds(2), 8, 2,
                 2, 1.2, 3, 10);

@@ -109,6 +109,7 @@ final class SessionMigrator {
                 loggedProblem = problem;
                 log.info("{}: asked to move ({}) but stays: {}", conn, why, problem);
             }
+            conn.context.selector().migrationEnded(conn.connectionId(), false);
             return;
         }
         if (phase == Phase.IDLE) {
@@ -347,6 +348,7 @@ final class SessionMigrator {
         conn.context.events().migrated(from, fresh.address(), backendDead ? "backend-lost" : reason, true, ms);
         backendDead = false;
         target = null;
+        conn.context.selector().migrationEnded(conn.connectionId(), true);
         conn.resumeClient();
     }
 
@@ -358,6 +360,7 @@ final class SessionMigrator {
         long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startedNanos);
         String from = conn.backend == null ? "?" : conn.backend.address();
         conn.context.events().migrated(from, target == null ? "" : target, backendDead ? "backend-lost" : reason, false, ms);
+        conn.context.selector().migrationEnded(conn.connectionId(), false);
         if (backendDead) {
             if (attempts < 3 && strategy.credentialProblem() == null) {
                 log.warn("{}: cannot restore the session after its backend was lost (attempt {}): {}", conn, attempts, why);
