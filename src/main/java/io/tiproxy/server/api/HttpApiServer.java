@@ -100,8 +100,8 @@ public final class HttpApiServer implements AutoCloseable {
                         channel.pipeline().addLast(
                                 new IdleStateHandler(0, 0, IDLE_CONNECTION_TIMEOUT.toSeconds(), TimeUnit.SECONDS),
                                 new HttpServerCodec(),
+                                new JsonErrorAggregator(MAX_BODY_BYTES), // before keep-alive: see its Javadoc
                                 new HttpServerKeepAliveHandler(),
-                                new JsonErrorAggregator(MAX_BODY_BYTES),
                                 requestHandler);
                     }
                 });

@@ -20,6 +20,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -179,6 +180,38 @@ class HttpApiServerTest {
 
         String justFits = "y".repeat(HttpApiServer.MAX_BODY_BYTES);
         assertThat(send("PUT", "/api/echo", justFits).body()).hasSize(HttpApiServer.MAX_BODY_BYTES);
+        assertThat(get("/api/debug/health").statusCode()).isEqualTo(200);
+    }
+
+    @Test
+    void aClientStillUploadingAnOversizedBodyReadsThe413AndAnOrderlyClose() throws Exception {
+        InetSocketAddress address = server.localAddress();
+        try (Socket socket = new Socket(address.getAddress(), address.getPort())) {
+            socket.setSoTimeout(5000);
+            OutputStream out = socket.getOutputStream();
+            int length = HttpApiServer.MAX_BODY_BYTES + 1;
+            out.write(("PUT /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: " + length + "\r\n\r\n")
+                    .getBytes(StandardCharsets.US_ASCII));
+            byte[] part = new byte[length / 4];
+            out.write(part);
+            out.flush();
+            Thread.sleep(300); // the 413 is out by now; the server must not close while the body keeps coming
+            out.write(part);
+            out.write(part);
+            out.write(new byte[length - 3 * part.length]);
+            out.flush();
+            BufferedReader in = new BufferedReader(new InputStreamReader(socket.getInputStream(),
+                    StandardCharsets.ISO_8859_1));
+            assertThat(in.readLine()).isEqualTo("HTTP/1.1 413 Request Entity Too Large");
+            int contentLength = readHeadersForContentLength(in);
+            char[] body = new char[contentLength];
+            assertThat(in.read(body)).isEqualTo(contentLength);
+            assertThat(new String(body)).startsWith("{\"error\":\"request body is larger than");
+            long start = System.nanoTime();
+            assertThat(in.read()).as("closed, without a reset").isEqualTo(-1);
+            assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start))
+                    .as("closed once the body was in, not after the linger").isLessThan(JsonErrorAggregator.LINGER_MILLIS);
+        }
         assertThat(get("/api/debug/health").statusCode()).isEqualTo(200);
     }
 
