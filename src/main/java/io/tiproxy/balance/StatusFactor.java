@@ -5,12 +5,14 @@ import java.util.List;
 /**
  * Sessions leave backends that take no new sessions (draining, unhealthy, removed) for ones that do.
  * Always asked first. The pace, unless configured: the sessions such a backend held when it left,
- * spread over 5 s (TiProxy's pace, so a restarting server sheds them before its shutdown grace ends),
- * and at least 10 a second.
+ * spread over 1 s, and at least 10 a second. TiProxy spreads them over 5 s; what protects the targets
+ * from a storm of logins is {@code balance.max-concurrent-migrations} (moves in flight), so the pace only
+ * needs to keep a drain from taking longer than it must: the sooner a draining or shut-down server is
+ * empty, the shorter its shutdown grace can be.
  */
 final class StatusFactor implements Factor {
     static final String NAME = "status";
-    private static final double DRAIN_SECONDS = 5;
+    private static final double DRAIN_SECONDS = 1;
     private static final double MIN_AUTO_RATE = 10;
 
     private final double configuredRate;

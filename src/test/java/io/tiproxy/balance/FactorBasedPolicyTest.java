@@ -117,10 +117,10 @@ class FactorBasedPolicyTest {
     }
 
     @Test
-    void statusPaceIsTheLeavingSessionsOverFiveSecondsAndAtLeastTen() {
+    void statusPaceIsTheLeavingSessionsOverOneSecondAndAtLeastTen() {
         Factor status = new StatusFactor(0);
         BackendView leaving = new BackendView("a", BackendState.DRAINING, 120, Map.of(), Double.NaN, false, 400);
-        assertThat(status.migrationsPerSecond(List.of(leaving, backend("b", 0, null, 0)))).isEqualTo(80.0);
+        assertThat(status.migrationsPerSecond(List.of(leaving, backend("b", 0, null, 0)))).isEqualTo(400.0);
         assertThat(status.migrationsPerSecond(List.of(backend("b", 5, null, 0)))).isEqualTo(10.0);
         assertThat(new StatusFactor(3).migrationsPerSecond(List.of(leaving))).isEqualTo(3.0);
     }

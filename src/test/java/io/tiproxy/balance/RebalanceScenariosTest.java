@@ -213,7 +213,7 @@ class RebalanceScenariosTest {
         c.open(A, 40);
         c.run(Duration.ofSeconds(1));
         c.backend(A, DRAINING);
-        c.run(Duration.ofSeconds(6)); // the automatic pace: 64 sessions over 5 s
+        c.run(Duration.ofSeconds(6)); // well past the automatic pace: 64 sessions over 1 s
         // without the reports the 8 slots would stay taken by unmovable sessions until the 15 s timeout
         assertThat(c.count(A)).as("only the unmovable sessions are left").isEqualTo(24);
         assertThat(unmovable).allSatisfy(s -> assertThat(s.requests).as("asked, then backing off 5 s").isBetween(1, 2));
@@ -292,14 +292,30 @@ class RebalanceScenariosTest {
     }
 
     @Test
-    void theStatusPaceSpreadsALargeDrainOverAboutFiveSeconds() {
+    void aDrainMovesAsFastAsTheConcurrencyCapAllowsAndEndsInAboutASecond() {
         FakeCluster c = threeBackends(200);
         c.backend(A, DRAINING);
-        c.run(Duration.ofSeconds(2));
-        // 200 sessions / 5 s = 40 a second, plus the first second's full bucket
-        assertThat(c.count(A)).isBetween(200 - 40 * 2 - 40, 200 - 40 * 2 + 10);
-        c.run(Duration.ofSeconds(4));
+        // the pace allows 200 a second; the cap, 32 in flight, and each move lands before the next round
+        c.run(Duration.ofMillis(600));
+        assertThat(c.asked).hasSize(3 * 32);
+        assertThat(c.count(A)).as("two rounds' moves landed, the third's in flight").isEqualTo(200 - 2 * 32);
+        c.run(Duration.ofMillis(1000));
         assertThat(c.count(A)).isZero();
+    }
+
+    @Test
+    void aConfiguredStatusPaceHoldsADrainBack() {
+        FakeCluster c = new FakeCluster(new BalanceSettings(FactorOrder.LOCATION, 32, 20, "", 1, Duration.ofSeconds(2),
+                8, 2, 2, 1.2, 3, 10));
+        for (String b : List.of(A, B, C)) {
+            c.backend(b, HEALTHY);
+            c.open(b, 200);
+        }
+        c.run(Duration.ofSeconds(1));
+        c.backend(A, DRAINING);
+        c.run(Duration.ofSeconds(3));
+        // 20 a second, plus the first second's full bucket
+        assertThat(200 - c.count(A)).isBetween(60, 82);
     }
 
     @Test

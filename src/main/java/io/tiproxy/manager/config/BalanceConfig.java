@@ -27,7 +27,7 @@ public record BalanceConfig(BalancePolicy policy, int maxConcurrentMigrations, S
         Objects.requireNonNull(connCount, "connCount");
     }
 
-    /** @param migrationsPerSecond 0: automatic (a leaving backend's sessions over 5 s, at least 10 a second) */
+    /** @param migrationsPerSecond 0: automatic (a leaving backend's sessions over 1 s, at least 10 a second) */
     public record Status(int migrationsPerSecond) {}
 
     /**
