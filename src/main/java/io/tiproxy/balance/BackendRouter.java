@@ -169,6 +169,15 @@ public final class BackendRouter implements BackendSelector, AutoCloseable {
         balanceMovesAsked.addAndGet(r.balanceMovesAsked());
     }
 
+    /**
+     * Backends that take sessions but are on probation (they came back from an outage, or just dropped
+     * their sessions), as of the last round: balance moves nothing to them, and new sessions go to them
+     * only when no other backend can take them.
+     */
+    public Set<String> onProbation() {
+        return unsettled;
+    }
+
     /** Backends that take new sessions now. */
     public List<String> healthyBackends() {
         return candidates;

@@ -57,6 +57,7 @@ final class ProxyRoutes {
             m.put("state", b.state().name().toLowerCase());
             m.put("reason", b.reason());
             m.put("sessions", router.sessionCount(b.address()));
+            m.put("probation", router.onProbation().contains(b.address()));
             double load = router.load(b.address());
             m.put("load", Double.isNaN(load) ? null : Math.round(load * 10) / 10.0);
             m.put("status_port", b.statusPort());

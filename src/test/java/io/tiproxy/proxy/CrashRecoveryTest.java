@@ -64,6 +64,7 @@ class CrashRecoveryTest {
 
     @Test
     void fiftyIdleSessionsSurviveAKill9OfTheirBackend() throws Exception {
+        awaitAllHealthy();
         List<Session> sessions = new ArrayList<>();
         try {
             for (int i = 0; i < 100; i++) {
@@ -221,7 +222,9 @@ class CrashRecoveryTest {
         }
     }
 
+    /** Every backend healthy and past its probation (a backend that dropped its sessions gets no new ones for a while). */
     private static void awaitAllHealthy() {
-        await().atMost(Duration.ofSeconds(30)).until(() -> proxy.server().router().healthyBackends().size() == cluster.size());
+        await().atMost(Duration.ofSeconds(30)).until(() -> proxy.server().router().healthyBackends().size() == cluster.size()
+                && proxy.server().router().onProbation().isEmpty());
     }
 }
