@@ -126,24 +126,14 @@ final class TrackedStateStrategy implements MigrationStrategy {
         return new Plan(credential, conn.state.database(), this::restore, true);
     }
 
-    /** Database comes with the login; then tracking, variables, user variables, SQL prepared statements. */
+    /**
+     * Database comes with the login; then one SET for tracking, variables and user variables (assigned
+     * left to right; every literal in it parses alike under any sql_mode), then SQL prepared statements.
+     */
     private List<Future<QueryResult>> restore(io.tiproxy.proxy.backend.ProxyCommandChannel ch) {
         List<Future<QueryResult>> steps = new ArrayList<>();
         TrackedState state = conn.state;
-        steps.add(ch.query(TRACKING_SQL));
-        String vars = state.systemVariablesRestoreSql();
-        if (vars != null) {
-            steps.add(ch.query(vars));
-        }
-        if (!state.userVariables().isEmpty()) {
-            StringBuilder sql = new StringBuilder("SET ");
-            String sep = "";
-            for (UserVariable v : state.userVariables().values()) {
-                sql.append(sep).append(v.assignment());
-                sep = ", ";
-            }
-            steps.add(ch.query(sql.toString()));
-        }
+        steps.add(ch.query(restoreSetSql(state)));
         for (Map.Entry<String, String> e : state.sqlPreparedStatements().entrySet()) {
             String hex = UserVariable.hex(e.getValue().getBytes(StandardCharsets.UTF_8));
             steps.add(ch.query("SET " + STMT_VAR + " = _utf8mb4 X'" + hex + "'"));
@@ -153,6 +143,19 @@ final class TrackedStateStrategy implements MigrationStrategy {
             steps.add(ch.query("SET " + STMT_VAR + " = NULL"));
         }
         return steps;
+    }
+
+    /** {@link #TRACKING_SQL}, the session variables and the user variables as one SET statement. */
+    static String restoreSetSql(TrackedState state) {
+        StringBuilder sql = new StringBuilder(TRACKING_SQL);
+        String vars = state.systemVariablesRestoreSql();
+        if (vars != null) {
+            sql.append(", ").append(vars, "SET ".length(), vars.length());
+        }
+        for (UserVariable v : state.userVariables().values()) {
+            sql.append(", ").append(v.assignment());
+        }
+        return sql.toString();
     }
 
     /**
