@@ -34,7 +34,7 @@ SVC_PASSWORD=svc-pass
 OS_USER=$(id -un)
 CLK_TCK=$(getconf CLK_TCK)
 
-PROXY_JAVA_OPTS=${BENCH_PROXY_JAVA_OPTS:--Xms64m -Xmx1g -XX:+UseG1GC}
+PROXY_JAVA_OPTS=${BENCH_PROXY_JAVA_OPTS:--Xms64m -Xmx1g -XX:+UseG1GC -Dio.netty.leakDetection.level=disabled}
 
 say() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { say "error: $*"; exit 1; }
