@@ -44,9 +44,12 @@ class BackendLoadSamplerTest {
     }
 
     static BackendLoadSampler sampler(String user, String password, Map<String, Double> sink) {
+        return sampler(user, password, sink::put);
+    }
+
+    static BackendLoadSampler sampler(String user, String password, java.util.function.BiConsumer<String, Double> sink) {
         return new BackendLoadSampler(TRANSPORT, group.next(), () -> new BackendConfig(user, password, ProxyProtocol.NONE),
-                () -> List.of(server.address()), BackendAddress::parse, () -> null, () -> Duration.ofMillis(200),
-                sink::put);
+                () -> List.of(server.address()), BackendAddress::parse, () -> null, () -> Duration.ofMillis(200), sink);
     }
 
     @Test
@@ -81,9 +84,7 @@ class BackendLoadSamplerTest {
     @Test
     void keepsSamplingAfterTheServerClosedItsConnection() throws Exception {
         java.util.concurrent.atomic.AtomicInteger samples = new java.util.concurrent.atomic.AtomicInteger();
-        try (BackendLoadSampler sampler = new BackendLoadSampler(TRANSPORT, group.next(),
-                () -> new BackendConfig(TestAccounts.SERVICE_USER, TestAccounts.SERVICE_PASSWORD, ProxyProtocol.NONE),
-                () -> List.of(server.address()), BackendAddress::parse, () -> null, () -> Duration.ofMillis(200),
+        try (BackendLoadSampler sampler = sampler(TestAccounts.SERVICE_USER, TestAccounts.SERVICE_PASSWORD,
                 (b, v) -> samples.incrementAndGet())) {
             sampler.start();
             await().atMost(Duration.ofSeconds(10)).until(() -> samples.get() >= 2);
