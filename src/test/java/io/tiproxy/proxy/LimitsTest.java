@@ -161,7 +161,12 @@ class LimitsTest {
             // the backend's own ERR 1153 when it reaches the proxy before the backend's reset, else the proxy's
             assertThat(err.errorCode()).isIn(1153, 1105);
             assertThat(err.errorMessage()).contains("max_allowed_packet");
-            // the backend closed this session's connection; with no other backend to rebuild it on, the session ends
+            // the backend closed this session's connection; with no other backend to rebuild it on, the session
+            // ends, and says why
+            RawMySqlClient.Packet last = c.read();
+            assertThat(last.isErr()).as("a last word before the close").isTrue();
+            assertThat(last.errorMessage()).startsWith("Lost connection to backend")
+                    .contains("could not be restored on another backend");
             RawMySqlClient.expectClosed(c);
             assertWorks(bystander);
             try (Connection fresh = login(proxy)) {

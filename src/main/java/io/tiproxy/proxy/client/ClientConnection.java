@@ -565,6 +565,17 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter
         channel.writeAndFlush(Packets.err(channel.alloc(), sequenceId, MySqlError.backendLost(detail)));
     }
 
+    /**
+     * Ends a session whose backend died and which could not be rebuilt elsewhere, telling the client why:
+     * as the answer to a command it sent meanwhile (held), or unsolicited (sequence 0, as a server's
+     * timeout error is) to an idle client, which reads it with its next command.
+     */
+    void failLostSession(String why) {
+        int sequenceId = held.isEmpty() ? 0 : 1;
+        failAndClose(sequenceId, MySqlError.backendLost(backend.address()
+                + "; the session could not be restored on another backend: " + why), ErrorSource.BACKEND_NETWORK);
+    }
+
     /** The backend died between the statements of a transaction: the client's next command fails. */
     void deferLostTransactionError() {
         deferredError = MySqlError.backendLost(backend.address() + "; the open transaction was rolled back");

@@ -370,7 +370,7 @@ final class SessionMigrator {
             }
             log.warn("{}: backend lost and the session cannot be restored: {}", conn, why);
             phase = Phase.IDLE;
-            conn.close(ErrorSource.BACKEND_NETWORK, null);
+            conn.failLostSession(why);
             return;
         }
         log.warn("{}: migration ({}) failed, staying on {}: {}", conn, reason, from, why);
