@@ -1,7 +1,6 @@
 package io.tiproxy.session;
 
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.ByteBufAllocator;
 import io.tiproxy.protocol.ServerStatus;
 import io.tiproxy.protocol.Wire;
 
@@ -14,26 +13,25 @@ public final class OkRewriter {
     private OkRewriter() {}
 
     /**
-     * The plain-format copy of the OK packet whose header is at {@code start}, or null when the packet is
-     * already plain (no info, no session state).
+     * Rewrites the OK packet whose header is at {@code start} into the plain format where it lies: the
+     * plain form is never longer (the info loses its length prefix, the session-state block goes), so
+     * the bytes move left and the header gets the new length; the old packet's tail is left behind for
+     * the caller to skip. Returns false when the packet is already plain (nothing changed).
      */
-    public static ByteBuf toPlain(ByteBufAllocator alloc, ByteBuf buf, int start) {
+    public static boolean shortenInPlace(ByteBuf buf, int start) {
         int len = Wire.payloadLength(buf, start);
         int p = start + Wire.HEADER_SIZE;
         SessionTrackParser.OkLayout ok = SessionTrackParser.layout(buf, p, len);
         int fixedEnd = ok.statusIndex() + 4;
         if (fixedEnd == p + len) {
-            return null;
+            return false;
         }
-        int status = ok.status() & ~ServerStatus.SERVER_SESSION_STATE_CHANGED;
-        ByteBuf out = alloc.buffer(Wire.HEADER_SIZE + len);
-        out.writeMediumLE(0);
-        out.writeByte(buf.getUnsignedByte(start + 3));
-        out.writeBytes(buf, p, ok.statusIndex() - p);
-        out.writeShortLE(status);
-        out.writeBytes(buf, ok.statusIndex() + 2, 2);
-        out.writeBytes(buf, ok.infoStart(), ok.infoLength());
-        out.setMediumLE(0, out.readableBytes() - Wire.HEADER_SIZE);
-        return out;
+        buf.setShortLE(ok.statusIndex(), ok.status() & ~ServerStatus.SERVER_SESSION_STATE_CHANGED);
+        // forward, byte by byte: the ranges may overlap and the destination lies before the source
+        for (int i = 0; i < ok.infoLength(); i++) {
+            buf.setByte(fixedEnd + i, buf.getByte(ok.infoStart() + i));
+        }
+        buf.setMediumLE(start, fixedEnd - p + ok.infoLength());
+        return true;
     }
 }

@@ -475,7 +475,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter
             return PacketDecoder.DROP;
         }
         if (rewriteOk && tracker.lastPacketWasOk()) {
-            return OkRewriter.toPlain(channel.alloc(), buf, start);
+            return OkRewriter.shortenInPlace(buf, start) ? PacketDecoder.SHORTENED : null;
         }
         return null;
     }

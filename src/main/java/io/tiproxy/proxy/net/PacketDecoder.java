@@ -25,8 +25,10 @@ public final class PacketDecoder extends ByteToMessageDecoder {
 
     /**
      * Sees the first physical frame of each logical packet and decides what is forwarded: the packet
-     * as it is ({@code null}), nothing ({@link #DROP}), or a replacement packet the decoder emits in its
-     * place. It may change bytes inside the packet but must not retain {@code buf}.
+     * as it is ({@code null}), nothing ({@link #DROP}), the packet cut shorter where it lies
+     * ({@link #SHORTENED}: the inspector wrote a smaller payload length into the header, and what lies
+     * beyond it is left out), or a replacement packet the decoder emits in its place. It may change
+     * bytes inside the packet but must not retain {@code buf}.
      */
     public interface Inspector {
         /** @param start index of the packet header in {@code buf} */
@@ -45,6 +47,11 @@ public final class PacketDecoder extends ByteToMessageDecoder {
 
     /** Inspector answer: leave this packet out of the forwarded stream. */
     public static final ByteBuf DROP = io.netty.buffer.Unpooled.unreleasableBuffer(io.netty.buffer.Unpooled.EMPTY_BUFFER);
+    /**
+     * Inspector answer: the packet was rewritten in place to the shorter length now in its header
+     * (never a packet that continues in another frame); forward that much and skip the rest of it.
+     */
+    public static final ByteBuf SHORTENED = io.netty.buffer.Unpooled.unreleasableBuffer(io.netty.buffer.Unpooled.EMPTY_BUFFER);
 
     private int maxPayload;
     private Inspector inspector;
@@ -116,7 +123,16 @@ public final class PacketDecoder extends ByteToMessageDecoder {
             }
             continuation = len == Wire.MAX_PAYLOAD;
             int next = pos + Wire.HEADER_SIZE + len;
-            if (action != null) {
+            if (action == SHORTENED) {
+                int kept = pos + Wire.HEADER_SIZE + Wire.payloadLength(in, pos);
+                if (continuation || kept > next) {
+                    throw new IllegalStateException("an inspector may only shorten a packet that ends in its frame");
+                }
+                skipContinuation = false;
+                out.add(in.readRetainedSlice(kept - runStart));
+                in.skipBytes(next - kept);
+                runStart = next;
+            } else if (action != null) {
                 if (pos > runStart) {
                     out.add(in.readRetainedSlice(pos - runStart));
                 }

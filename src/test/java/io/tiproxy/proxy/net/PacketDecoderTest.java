@@ -399,6 +399,29 @@ class PacketDecoderTest {
     }
 
     @Test
+    void aPacketShortenedWhereItLiesIsForwardedCutAndItsTailIsSkipped() {
+        PacketDecoder decoder = new PacketDecoder(MAX);
+        decoder.setInspector((buf, start) -> {
+            if (buf.getUnsignedByte(start + 3) != 2) {
+                return null;
+            }
+            buf.setMediumLE(start, 3); // keep the first three payload bytes
+            return PacketDecoder.SHORTENED;
+        });
+        ch = new EmbeddedChannel(decoder);
+        byte[] p1 = packet(1, columnCount(1));
+        byte[] p2 = packet(2, ok(0, 0, 0x4002, 0, "session state"));
+        byte[] p3 = packet(3, ok(2));
+        byte[] cut = packet(2, java.util.Arrays.copyOfRange(p2, 4, 7));
+        ch.writeInbound(in(concat(p1, p2, p3)));
+        assertThat(drainInbound()).as("the run up to the cut packet's new end, then the rest after its old end")
+                .containsExactly(concat(p1, cut), p3);
+        ch.writeInbound(in(concat(p3, p2)));
+        assertThat(drainInbound()).as("shortened last packet of a read: one buffer").containsExactly(concat(p3, cut));
+        assertThat(decoder.hasBuffered()).isFalse();
+    }
+
+    @Test
     void inspectorMayChangeBytesInsideThePacket() {
         PacketDecoder decoder = new PacketDecoder(MAX);
         decoder.setInspector((buf, start) -> {
