@@ -64,6 +64,8 @@ public final class BackendRouter implements BackendSelector, AutoCloseable {
     /** Sessions that reported a failed migration attempt, taken by the next round. */
     private final java.util.Queue<Long> reportedFailed = new java.util.concurrent.ConcurrentLinkedQueue<>();
     private final java.util.concurrent.atomic.AtomicBoolean earlyRoundQueued = new java.util.concurrent.atomic.AtomicBoolean();
+    /** Sessions asked to move that wait for a safe point (they hold no slot of the cap). */
+    private final Set<Long> waiting = ConcurrentHashMap.newKeySet();
     private volatile long lastRoundNanos;
 
     /**
@@ -129,9 +131,25 @@ public final class BackendRouter implements BackendSelector, AutoCloseable {
      */
     @Override
     public void migrationEnded(long connectionId, boolean moved) {
+        waiting.remove(connectionId);
         if (!moved) {
             reportedFailed.add(connectionId);
         }
+        roundSoon();
+    }
+
+    /** A session waiting for a safe point frees its slot at once; one that starts takes it again. */
+    @Override
+    public void migrationWaiting(long connectionId, boolean isWaiting) {
+        if (isWaiting) {
+            waiting.add(connectionId);
+            roundSoon();
+        } else {
+            waiting.remove(connectionId);
+        }
+    }
+
+    private void roundSoon() {
         if (executor != null && !executor.isShutdown() && earlyRoundQueued.compareAndSet(false, true)) {
             long sinceLast = TimeUnit.NANOSECONDS.toMillis(clock.getAsLong() - lastRoundNanos);
             long delay = Math.max(0, EARLY_ROUND_GAP_MILLIS - sinceLast);
@@ -154,7 +172,7 @@ public final class BackendRouter implements BackendSelector, AutoCloseable {
         }
         long now = clock.getAsLong();
         lastRoundNanos = now;
-        RebalanceLoop.Result r = loop.round(now, backends, sessions.get(), failed, policy, settings, loads,
+        RebalanceLoop.Result r = loop.round(now, backends, sessions.get(), failed, waiting, policy, settings, loads,
                 drainTimeout.get());
         r.sessionsPerBackend().forEach((b, n) -> counts.computeIfAbsent(b, k -> new AtomicInteger()).set(n));
         counts.forEach((b, n) -> {

@@ -25,6 +25,15 @@ public interface BackendSelector {
     default void migrationEnded(long connectionId, boolean moved) {
     }
 
+    /**
+     * A session asked to move waits for a safe point (an open transaction, a pending result, a lock)
+     * ({@code waiting}), or has reached one and starts its move ({@code !waiting}). A waiting session
+     * holds no slot of the concurrency cap, so a few long transactions do not stall a drain of everyone
+     * else. Called on the session's event loop; must not block.
+     */
+    default void migrationWaiting(long connectionId, boolean waiting) {
+    }
+
     /** Why no backend can take a session, for the client's error message. */
     default String unavailableReason() {
         return "no backend is available";

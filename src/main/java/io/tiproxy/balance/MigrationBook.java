@@ -3,6 +3,7 @@ package io.tiproxy.balance;
 import java.util.HashMap;
 import java.util.Iterator;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 
 /**
@@ -47,7 +48,7 @@ final class MigrationBook {
      * Settles the migrations in flight against {@code where} (session id -> its backend now);
      * {@code reportedFailed}: sessions that said their attempt failed since the last round.
      */
-    Outcomes reconcile(Map<Long, String> where, java.util.Set<Long> reportedFailed, long now) {
+    Outcomes reconcile(Map<Long, String> where, Set<Long> reportedFailed, long now) {
         int landed = 0;
         int failed = 0;
         int closed = 0;
@@ -102,6 +103,20 @@ final class MigrationBook {
 
     int inFlightCount() {
         return inFlight.size();
+    }
+
+    /** Migrations in flight whose session is not waiting for a safe point: those the concurrency cap counts. */
+    int movingCount(Set<Long> waiting) {
+        if (waiting.isEmpty()) {
+            return inFlight.size();
+        }
+        int n = 0;
+        for (Long id : inFlight.keySet()) {
+            if (!waiting.contains(id)) {
+                n++;
+            }
+        }
+        return n;
     }
 
     Iterable<InFlight> inFlight() {

@@ -43,10 +43,13 @@ final class RebalanceLoop {
     /** Where each session was in the previous round. */
     private Map<Long, String> lastWhere = Map.of();
 
-    /** @param reportedFailed sessions that reported a failed migration attempt since the last round */
+    /**
+     * @param reportedFailed sessions that reported a failed migration attempt since the last round
+     * @param waiting        sessions asked to move that wait for a safe point now (they hold no slot)
+     */
     Result round(long now, Map<String, BackendInfo> snapshot, Collection<? extends RedirectableConn> sessions,
-                 Set<Long> reportedFailed, FactorBasedPolicy policy, BalanceSettings settings, LoadSamples loads,
-                 Duration drainTimeout) {
+                 Set<Long> reportedFailed, Set<Long> waiting, FactorBasedPolicy policy, BalanceSettings settings,
+                 LoadSamples loads, Duration drainTimeout) {
         Map<Long, String> where = new HashMap<>();
         Map<String, List<RedirectableConn>> onBackend = new HashMap<>();
         for (RedirectableConn c : sessions) {
@@ -82,7 +85,8 @@ final class RebalanceLoop {
             boolean leaving = !views.get(where.get(id)).accepting();
             return book.eligible(id, now) && !closing.contains(id) && (leaving || !book.coolingDown(id, now));
         });
-        int slots = settings.maxConcurrentMigrations() - book.inFlightCount();
+        waiting.retainAll(where.keySet());
+        int slots = settings.maxConcurrentMigrations() - book.movingCount(waiting);
         int balanceMoves = 0;
         List<Rebalancer.Move> moves = rebalancer.plan(policy, views, movable, Math.max(0, slots), now);
         for (Rebalancer.Move m : moves) {

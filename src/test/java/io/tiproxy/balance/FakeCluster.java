@@ -30,6 +30,8 @@ final class FakeCluster {
         boolean failsToMove;
         /** With {@link #failsToMove}: tells the router at once, as a session whose login cannot be replayed does. */
         boolean reportsFailure;
+        /** With {@link #failsToMove}: tells the router it waits for a safe point, as one in a long transaction does. */
+        boolean reportsWaiting;
         boolean closedUnmovable;
         int requests;
 
@@ -55,6 +57,9 @@ final class FakeCluster {
             asked.add(new Ask(now(), id, backend, to, reason));
             if (failsToMove && reportsFailure) {
                 router.migrationEnded(id, false);
+            }
+            if (failsToMove && reportsWaiting) {
+                router.migrationWaiting(id, true);
             }
         }
 

@@ -220,6 +220,28 @@ class RebalanceScenariosTest {
     }
 
     @Test
+    void sessionsWaitingForASafePointHoldNoSlotSoLongTransactionsDoNotStallADrain() {
+        BalanceSettings capped = new BalanceSettings(FactorOrder.LOCATION, 8, 0, "", 1, Duration.ofSeconds(2), 8, 2,
+                2, 1.2, 3, 10);
+        FakeCluster c = new FakeCluster(capped);
+        c.drainTimeout(Duration.ofMinutes(10));
+        c.backend(A, HEALTHY);
+        c.backend(B, HEALTHY);
+        List<FakeCluster.Session> inTransactions = c.open(A, 24); // the oldest: asked first
+        inTransactions.forEach(s -> {
+            s.failsToMove = true;
+            s.reportsWaiting = true;
+        });
+        c.open(A, 40);
+        c.run(Duration.ofSeconds(1));
+        c.backend(A, DRAINING);
+        c.run(Duration.ofSeconds(3));
+        // without the reports the 8 slots would stay taken by waiting sessions until the 15 s timeout
+        assertThat(c.count(A)).as("only the sessions still in their transactions are left").isEqualTo(24);
+        assertThat(inTransactions).allSatisfy(s -> assertThat(s.requests).as("asked once, still waiting").isEqualTo(1));
+    }
+
+    @Test
     void sessionsClosingWhileTheyMoveLeaveTheBookkeepingExact() {
         BalanceSettings capped = new BalanceSettings(FactorOrder.LOCATION, 4, 0, "", 1, Duration.ofSeconds(2), 8, 2,
                 2, 1.2, 3, 10);

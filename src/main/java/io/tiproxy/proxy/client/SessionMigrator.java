@@ -58,6 +58,8 @@ final class SessionMigrator {
     /** The last reason this session could not move that was logged (logged once, not at every request). */
     private String loggedProblem;
     private final MigrationStrategy strategy;
+    /** The router was told this session waits for a safe point (and not yet that it started). */
+    private boolean waitingReported;
     /** Client statements re-prepared on a new backend whose parameter types the new backend lacks. */
     private final Set<Long> typesNeeded = new HashSet<>();
 
@@ -124,13 +126,26 @@ final class SessionMigrator {
         onIdleCheck();
     }
 
-    /** Called after each response: starts a pending migration once the session is at a safe point. */
+    /**
+     * Called after each response: starts a pending migration once the session is at a safe point, and
+     * tells the router while it waits for one (so its slot of the cap goes to another session meanwhile).
+     */
     void onIdleCheck() {
         if (phase != Phase.PENDING || conn.isClosed()) {
             return;
         }
         if (conn.tracker.isSafeToMigrate() && conn.state.pinnedReason() == null) {
+            reportWaiting(false);
             start(false);
+        } else {
+            reportWaiting(true);
+        }
+    }
+
+    private void reportWaiting(boolean waiting) {
+        if (waitingReported != waiting) {
+            waitingReported = waiting;
+            conn.context.selector().migrationWaiting(conn.connectionId(), waiting);
         }
     }
 
@@ -186,6 +201,7 @@ final class SessionMigrator {
     private void notNow(String why) {
         log.debug("{}: migration postponed: {}", conn, why);
         attempts--;
+        reportWaiting(true);
         phase = Phase.BACKOFF;
         retryTimer = conn.channel().eventLoop().schedule(() -> {
             if (phase == Phase.BACKOFF) {
