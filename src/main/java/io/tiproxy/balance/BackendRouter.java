@@ -7,14 +7,19 @@ import org.slf4j.LoggerFactory;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Queue;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongSupplier;
@@ -62,8 +67,8 @@ public final class BackendRouter implements BackendSelector, AutoCloseable {
     private volatile Map<String, Map<String, Integer>> scores = Map.of();
     private volatile List<Pending> pending = List.of();
     /** Sessions that reported a failed migration attempt, taken by the next round. */
-    private final java.util.Queue<Long> reportedFailed = new java.util.concurrent.ConcurrentLinkedQueue<>();
-    private final java.util.concurrent.atomic.AtomicBoolean earlyRoundQueued = new java.util.concurrent.atomic.AtomicBoolean();
+    private final Queue<Long> reportedFailed = new ConcurrentLinkedQueue<>();
+    private final AtomicBoolean earlyRoundQueued = new AtomicBoolean();
     /** Sessions asked to move that wait for a safe point (they hold no slot of the cap). */
     private final Set<Long> waiting = ConcurrentHashMap.newKeySet();
     private volatile long lastRoundNanos;
@@ -158,7 +163,7 @@ public final class BackendRouter implements BackendSelector, AutoCloseable {
                     earlyRoundQueued.set(false);
                     roundSafely();
                 }, delay, TimeUnit.MILLISECONDS);
-            } catch (java.util.concurrent.RejectedExecutionException e) {
+            } catch (RejectedExecutionException e) {
                 earlyRoundQueued.set(false); // shutting down
             }
         }
@@ -166,7 +171,7 @@ public final class BackendRouter implements BackendSelector, AutoCloseable {
 
     /** Runs one rebalancing round now. */
     synchronized void round() {
-        Set<Long> failed = new java.util.HashSet<>();
+        Set<Long> failed = new HashSet<>();
         for (Long id; (id = reportedFailed.poll()) != null; ) {
             failed.add(id);
         }
