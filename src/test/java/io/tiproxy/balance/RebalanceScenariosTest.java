@@ -5,6 +5,7 @@ import org.junit.jupiter.api.Test;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 
 import static io.tiproxy.balance.observer.BackendState.DRAINING;
 import static io.tiproxy.balance.observer.BackendState.HEALTHY;
@@ -197,23 +198,37 @@ class RebalanceScenariosTest {
         assertThat(c.sessions).hasSize(300);
     }
 
-    @Test
-    void sessionsThatReportTheyCannotMoveFreeTheirSlotsAtOnceSoTheDrainGoesOn() {
-        BalanceSettings capped = new BalanceSettings(FactorOrder.LOCATION, 8, 0, "", 1, Duration.ofSeconds(2), 8, 2,
-                2, 1.2, 3, 10);
-        FakeCluster c = new FakeCluster(capped);
+    /**
+     * Two backends under a cap of 8 migrations in flight; A holds 24 old sessions that never move (each
+     * marked by {@code stuck}) and 40 younger ones, and starts to drain. Returns the 24.
+     */
+    static List<FakeCluster.Session> drainPastOldestStuckSessions(FakeCluster c, Consumer<FakeCluster.Session> stuck,
+                                                                Duration drainFor) {
         c.drainTimeout(Duration.ofMinutes(10));
         c.backend(A, HEALTHY);
         c.backend(B, HEALTHY);
-        List<FakeCluster.Session> unmovable = c.open(A, 24); // the oldest: asked first, e.g. ed25519 logins
-        unmovable.forEach(s -> {
+        List<FakeCluster.Session> oldest = c.open(A, 24); // asked first
+        oldest.forEach(s -> {
             s.failsToMove = true;
-            s.reportsFailure = true;
+            stuck.accept(s);
         });
         c.open(A, 40);
         c.run(Duration.ofSeconds(1));
         c.backend(A, DRAINING);
-        c.run(Duration.ofSeconds(6)); // well past the automatic pace: 64 sessions over 1 s
+        c.run(drainFor);
+        return oldest;
+    }
+
+    static BalanceSettings cappedAt8() {
+        return new BalanceSettings(FactorOrder.LOCATION, 8, 0, "", 1, Duration.ofSeconds(2), 8, 2, 2, 1.2, 3, 10);
+    }
+
+    @Test
+    void sessionsThatReportTheyCannotMoveFreeTheirSlotsAtOnceSoTheDrainGoesOn() {
+        FakeCluster c = new FakeCluster(cappedAt8());
+        // e.g. ed25519 logins; 6 s: well past the automatic pace (64 sessions over 1 s)
+        List<FakeCluster.Session> unmovable = drainPastOldestStuckSessions(c, s -> s.reportsFailure = true,
+                Duration.ofSeconds(6));
         // without the reports the 8 slots would stay taken by unmovable sessions until the 15 s timeout
         assertThat(c.count(A)).as("only the unmovable sessions are left").isEqualTo(24);
         assertThat(unmovable).allSatisfy(s -> assertThat(s.requests).as("asked, then backing off 5 s").isBetween(1, 2));
@@ -221,21 +236,9 @@ class RebalanceScenariosTest {
 
     @Test
     void sessionsWaitingForASafePointHoldNoSlotSoLongTransactionsDoNotStallADrain() {
-        BalanceSettings capped = new BalanceSettings(FactorOrder.LOCATION, 8, 0, "", 1, Duration.ofSeconds(2), 8, 2,
-                2, 1.2, 3, 10);
-        FakeCluster c = new FakeCluster(capped);
-        c.drainTimeout(Duration.ofMinutes(10));
-        c.backend(A, HEALTHY);
-        c.backend(B, HEALTHY);
-        List<FakeCluster.Session> inTransactions = c.open(A, 24); // the oldest: asked first
-        inTransactions.forEach(s -> {
-            s.failsToMove = true;
-            s.reportsWaiting = true;
-        });
-        c.open(A, 40);
-        c.run(Duration.ofSeconds(1));
-        c.backend(A, DRAINING);
-        c.run(Duration.ofSeconds(3));
+        FakeCluster c = new FakeCluster(cappedAt8());
+        List<FakeCluster.Session> inTransactions = drainPastOldestStuckSessions(c, s -> s.reportsWaiting = true,
+                Duration.ofSeconds(3));
         // without the reports the 8 slots would stay taken by waiting sessions until the 15 s timeout
         assertThat(c.count(A)).as("only the sessions still in their transactions are left").isEqualTo(24);
         assertThat(inTransactions).allSatisfy(s -> assertThat(s.requests).as("asked once, still waiting").isEqualTo(1));
