@@ -29,7 +29,8 @@
 #   --proxy-yaml FILE   YAML appended to TiProxy's config, e.g. a balance: section with other migration
 #                       rates (must not contain proxy:, api:, log: or backend:, which the script writes)
 #   --skip-idle / --skip-p99
-# Environment: BENCH_PORT_BASE (default 24000), BENCH_JAR (prebuilt jar), BENCH_PROXY_JAVA_OPTS.
+# Environment: BENCH_PORT_BASE (default 24000), BENCH_JAR (prebuilt jar), BENCH_PROXY_JAVA_OPTS,
+# BENCH_BACKEND_TRACKING=full|default (session_track_* globals of the backends; see bench/lib.sh).
 # Output: bench/.work/results/<date>-drain/ (drain.tsv, p99.tsv, report.md, raw outputs and poll timelines).
 set -euo pipefail
 # shellcheck source=bench/lib.sh
@@ -93,9 +94,7 @@ compile_tools
 stamp=$(date +%Y%m%d-%H%M%S)
 results=$WORK/results/$stamp-drain
 mkdir -p "$results/raw"
-PROXY_EXTRA_YAML="backend:
-  service-user: \"$SVC_USER\"
-  service-password: \"$SVC_PASSWORD\""
+PROXY_EXTRA_YAML=$SERVICE_YAML
 if [[ -n $proxy_yaml ]]; then
   PROXY_EXTRA_YAML+=$'\n'$(cat "$proxy_yaml")
 fi
@@ -105,6 +104,7 @@ fi
   echo "proxy jar: $JAR ($(stat -c '%y' "$JAR" | cut -d. -f1))"
   echo "git: $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')$( [[ -n $(git -C "$REPO" status --porcelain -- src pom.xml 2>/dev/null) ]] && echo ' (plus uncommitted changes)')"
   echo "host: $(uname -srm), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); java: $(java -version 2>&1 | head -1); $(sysbench --version)"
+  echo "backends: session_track_* globals $BACKEND_TRACKING (BENCH_BACKEND_TRACKING); proxy: backend.service-user set"
   echo "drain time: $sessions sessions x $drain_rounds rounds; p99: [${workload_list[*]}] x $rounds rounds x (steady, drain), $run_time s per run, $threads threads, drain at ${drain_at} s"
   echo "proxy config additions:"
   sed 's/^/  /; s/\(password: \).*/\1"******"/' <<<"$PROXY_EXTRA_YAML"
@@ -112,7 +112,6 @@ fi
 
 for i in "${!BACKEND_PORTS[@]}"; do
   start_backend $((i + 1)) "${BACKEND_PORTS[$i]}" $((sessions + 300))
-  ensure_service_account "${BACKEND_PORTS[$i]}"
 done
 backend_addrs=()
 for p in "${BACKEND_PORTS[@]}"; do backend_addrs+=("127.0.0.1:$p"); done

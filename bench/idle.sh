@@ -21,7 +21,8 @@
 #   --conn-time S            seconds per connection-rate run (default 10; --quick: 3)
 #   --conn-rounds N          connection-rate rounds (default 3; --quick: 1)
 #   --skip-idle / --skip-connrate
-# Environment: BENCH_PORT_BASE (default 24000), BENCH_JAR (prebuilt jar), BENCH_PROXY_JAVA_OPTS.
+# Environment: BENCH_PORT_BASE (default 24000), BENCH_JAR (prebuilt jar), BENCH_PROXY_JAVA_OPTS,
+# BENCH_BACKEND_TRACKING=full|default (session_track_* globals of the backends; see bench/lib.sh).
 # Output: bench/.work/results/<date>-idle/ (idle.tsv, connrate.tsv, report.md, raw client outputs).
 set -euo pipefail
 # shellcheck source=bench/lib.sh
@@ -85,6 +86,7 @@ mkdir -p "$results/raw"
   echo "proxy jar: $JAR ($(stat -c '%y' "$JAR" | cut -d. -f1))"
   echo "git: $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')"
   echo "host: $(uname -srm), $(nproc) cores; java: $(java -version 2>&1 | head -1); haproxy $(haproxy -v | head -1 | awk '{print $3}')"
+  echo "backends: session_track_* globals $BACKEND_TRACKING (BENCH_BACKEND_TRACKING); proxy: backend.service-user set"
   echo "backends=$backends sessions=[$sessions_list] conn: ${conn_threads} threads x ${conn_time}s x $conn_rounds rounds; open files $OPEN_FILES"
 } | tee "$results/env.txt" >&2
 

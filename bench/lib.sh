@@ -47,7 +47,25 @@ PROXY_PID=""
 HAPROXY_PID=""
 BACKEND_PIDS=()
 PROXY_EXTRA_OPTS=()   # extra JVM options for the proxy (e.g. -Dtiproxy.io-threads=2, JFR)
-PROXY_EXTRA_YAML=""   # extra top-level sections for the proxy's config (e.g. backend: with the service account)
+# The proxy's backend section: the service account, as a MySQL/MariaDB deployment that migrates
+# sessions configures it (with it the proxy also answers logins of cached accounts itself).
+SERVICE_YAML="backend:
+  service-user: \"$SVC_USER\"
+  service-password: \"$SVC_PASSWORD\""
+PROXY_EXTRA_YAML=$SERVICE_YAML   # extra top-level sections for the proxy's config
+# BENCH_BACKEND_TRACKING=full (default): the backends' my.cnf sets the session_track_* globals the way
+# docs/operations.md recommends for a proxied MySQL/MariaDB, so TiProxy sends no tracking SET at login;
+# "default" leaves MariaDB's own defaults (TiProxy then sends one SET per login).
+BACKEND_TRACKING=${BENCH_BACKEND_TRACKING:-full}
+backend_tracking_cnf() {
+  case $BACKEND_TRACKING in
+    full) printf '%s\n' "# session tracking as docs/operations.md recommends behind TiProxy" \
+      "session_track_system_variables=*" "session_track_schema=ON" "session_track_state_change=ON" \
+      "session_track_transaction_info=CHARACTERISTICS" ;;
+    default) ;;
+    *) die "BENCH_BACKEND_TRACKING must be full or default, got $BACKEND_TRACKING" ;;
+  esac
+}
 
 # spawn NAME LOGFILE CMD...: starts CMD in its own session, sets SPAWNED_PID to its pid
 spawn() {
@@ -236,6 +254,7 @@ max_connections=$max_conn
 max_connect_errors=1000000
 thread_cache_size=256
 back_log=1024
+$(backend_tracking_cnf)
 EOF
   if [[ ! -f $dir/accounts.done ]]; then
     rm -rf "$dir/data"
@@ -261,6 +280,7 @@ SQL
     touch "$dir/accounts.done"
   fi
   say "mariadbd 127.0.0.1:$port up (pid $pid, max_connections $(cli "$port" -e 'SELECT @@max_connections'))"
+  ensure_service_account "$port"
 }
 
 # ensure_service_account PORT: creates SVC_USER on one backend if missing (also on data directories

@@ -62,6 +62,7 @@ what=$workload
   echo "command: $cmdline"
   echo "proxy jar: $JAR ($(stat -c '%y' "$JAR" | cut -d. -f1))"
   echo "host: $(uname -srm), $(nproc) cores; java: $(java -version 2>&1 | head -1)"
+  echo "backends: session_track_* globals $BACKEND_TRACKING (BENCH_BACKEND_TRACKING); proxy: backend.service-user set"
   echo "load: $what, $threads threads; JFR ${jfr_time}s; syscall count ${sc_time}s per target; backends=$backends"
 } | tee "$results/env.txt" >&2
 

@@ -21,7 +21,8 @@
 #   --proxy-b-jar PATH  A/B test: also run a second TiProxy (target "proxy-b") from this jar ...
 #   --proxy-b-opts "O"  ... and/or with these extra JVM options (e.g. "-Dtiproxy.io-threads=1");
 #                       the report then adds proxy-b/proxy ratios
-# Environment: BENCH_PORT_BASE (default 24000), BENCH_JAR (prebuilt jar), BENCH_PROXY_JAVA_OPTS.
+# Environment: BENCH_PORT_BASE (default 24000), BENCH_JAR (prebuilt jar), BENCH_PROXY_JAVA_OPTS,
+# BENCH_BACKEND_TRACKING=full|default (session_track_* globals of the backends; see bench/lib.sh).
 #
 # Output: a Markdown summary on stdout, saved with every raw sysbench output under
 # bench/.work/results/<date>/ (runs.tsv has one line per run).
@@ -102,6 +103,7 @@ mkdir -p "$results/raw"
   echo "proxy jar: $JAR ($(stat -c '%y' "$JAR" | cut -d. -f1))"
   echo "git: $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$REPO" status --porcelain 2>/dev/null | grep -q . && echo ' (dirty)')"
   echo "host: $(uname -srm), $(nproc) cores, $(awk '/MemTotal/ {printf "%.1f GB", $2/1048576}' /proc/meminfo)"
+  echo "backends: session_track_* globals $BACKEND_TRACKING (BENCH_BACKEND_TRACKING); proxy: backend.service-user set"
   echo "cpu: $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
   echo "java: $(java -version 2>&1 | head -1)"
   echo "sysbench: $(sysbench --version)  haproxy: $(haproxy -v | head -1 | awk '{print $3}')  mariadb: $(mariadbd --version | awk '{print $3}')"

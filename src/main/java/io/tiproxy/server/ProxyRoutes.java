@@ -4,6 +4,7 @@ import io.netty.handler.codec.http.HttpMethod;
 import io.tiproxy.balance.BackendRouter;
 import io.tiproxy.balance.observer.BackendInfo;
 import io.tiproxy.proxy.ConnectionRegistry;
+import io.tiproxy.proxy.backend.TrackingDefaults;
 import io.tiproxy.proxy.client.ClientConnection;
 import io.tiproxy.server.api.ApiException;
 import io.tiproxy.server.api.ApiResponse;
@@ -27,9 +28,10 @@ final class ProxyRoutes {
         boolean undrain(String addr);
     }
 
-    static List<ApiRoute> create(BackendRouter router, ConnectionRegistry<ClientConnection> registry, Drainer drainer) {
+    static List<ApiRoute> create(BackendRouter router, ConnectionRegistry<ClientConnection> registry,
+                                 TrackingDefaults tracking, Drainer drainer) {
         return List.of(
-                new SimpleRoute(HttpMethod.GET, "/api/backends", req -> ApiResponse.ok(backends(router))),
+                new SimpleRoute(HttpMethod.GET, "/api/backends", req -> ApiResponse.ok(backends(router, tracking))),
                 new SimpleRoute(HttpMethod.POST, "/api/backends/{addr}/drain", req -> {
                     String addr = req.pathParam("addr");
                     if (!drainer.drain(addr, "drained by operator")) {
@@ -49,7 +51,7 @@ final class ProxyRoutes {
                 new SimpleRoute(HttpMethod.GET, "/api/sessions", req -> ApiResponse.ok(sessions(registry))));
     }
 
-    private static List<Map<String, Object>> backends(BackendRouter router) {
+    private static List<Map<String, Object>> backends(BackendRouter router, TrackingDefaults tracking) {
         List<Map<String, Object>> out = new ArrayList<>();
         router.backends().values().stream().sorted(Comparator.comparing(BackendInfo::address)).forEach(b -> {
             Map<String, Object> m = new LinkedHashMap<>();
@@ -60,6 +62,7 @@ final class ProxyRoutes {
             m.put("probation", router.onProbation().contains(b.address()));
             double load = router.load(b.address());
             m.put("load", Double.isNaN(load) ? null : Math.round(load * 10) / 10.0);
+            m.put("tracks_by_default", tracking.covers(b.address()));
             m.put("status_port", b.statusPort());
             m.put("labels", b.labels());
             m.put("since", b.since().toString());
@@ -83,6 +86,7 @@ final class ProxyRoutes {
             m.put("client", String.valueOf(c.clientAddress()));
             m.put("backend", c.backendAddress());
             m.put("tls", c.clientUsesTls());
+            m.put("login", c.loginPath());
             String why;
             try {
                 why = reasons.get(c).get(Math.max(0, deadline - System.nanoTime()), java.util.concurrent.TimeUnit.NANOSECONDS);

@@ -33,6 +33,7 @@ import io.tiproxy.proxy.SessionEvents;
 import io.tiproxy.proxy.SqlListener;
 import io.tiproxy.proxy.backend.AccountHashes;
 import io.tiproxy.proxy.backend.BackendLoadSampler;
+import io.tiproxy.proxy.backend.TrackingDefaults;
 import io.tiproxy.proxy.client.BackendAddress;
 import io.tiproxy.proxy.client.ClientConnection;
 import io.tiproxy.proxy.client.GreetingCache;
@@ -136,15 +137,16 @@ public final class TiProxyServer implements AutoCloseable {
         this.migrations = new MigrationStats(metrics);
         this.bossGroup = transport.newGroup(1, "tiproxy-accept");
         this.workerGroup = transport.newGroup(workerThreads(), "tiproxy-io");
+        TrackingDefaults trackingDefaults = new TrackingDefaults();
         this.loadSampler = new BackendLoadSampler(transport, workerGroup.next(), () -> reloader.current().backend(),
                 router::healthyBackends, BackendAddress::parse, () -> this.settings.get().backendTls(),
-                () -> BalanceWiring.loadSampleInterval(reloader.current()), router::reportLoad);
+                () -> BalanceWiring.loadSampleInterval(reloader.current()), router::reportLoad, trackingDefaults);
         AccountHashes accounts = new AccountHashes(transport, () -> reloader.current().backend(),
                 router::healthyBackends, BackendAddress::parse, () -> this.settings.get().backendTls());
         this.tidbReadiness = new TiDbReadiness(() -> TiDbReadiness.statusAddresses(router.backends().values()),
                 java.time.Clock.systemUTC(), Duration.ofSeconds(5));
         SessionContext context = new SessionContext(registry, router, transport, new GreetingCache(), accounts,
-                migrations, this.settings::get, tidbReadiness, memoryGuard);
+                migrations, this.settings::get, tidbReadiness, memoryGuard, trackingDefaults);
         HostPort addr = config.proxy().addr();
         this.sqlListener = new SqlListener(new InetSocketAddress(addr.host(), addr.port()), context, bossGroup, workerGroup);
         this.idleSweeper = new IdleSweeper(registry::all, () -> this.settings.get().idleTimeout());
@@ -157,7 +159,7 @@ public final class TiProxyServer implements AutoCloseable {
             return new ApiAuth.Credentials(api.user(), api.password(), api.token());
         });
         routes.addAll(auth.protect(ConfigRoutes.create(reloader)));
-        routes.addAll(auth.protect(ProxyRoutes.create(router, registry, new ProxyRoutes.Drainer() {
+        routes.addAll(auth.protect(ProxyRoutes.create(router, registry, trackingDefaults, new ProxyRoutes.Drainer() {
             @Override
             public boolean drain(String addr, String reason) {
                 return observer.drain(addr, reason);

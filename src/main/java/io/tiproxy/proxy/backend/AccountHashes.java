@@ -43,6 +43,8 @@ public final class AccountHashes {
     private final Map<String, Entry> cache = new ConcurrentHashMap<>();
     /** Lookups under way, by user: a second caller waits for the first one's answer. */
     private final Map<String, Promise<List<byte[]>>> inFlight = new ConcurrentHashMap<>();
+    /** When a lookup last failed: background lookups pause for a cache lifetime after it. */
+    private volatile long lastFailureNanos = System.nanoTime() - CACHE_TTL.toNanos();
 
     /** @param account the service account in force now (re-read for every lookup: hot-reloadable) */
     public AccountHashes(Transport transport, Supplier<io.tiproxy.manager.config.BackendConfig> account,
@@ -57,6 +59,29 @@ public final class AccountHashes {
 
     public boolean configured() {
         return !account.get().serviceUser().isEmpty();
+    }
+
+    /**
+     * The hashes of {@code user} if a lookup answered within the cache's lifetime, else null; never
+     * waits. A login uses them to answer the backend's salt itself (see {@code ClientHandshake}).
+     */
+    public List<byte[]> cached(String user) {
+        Entry e = cache.get(user);
+        return e != null && e.expiresAtNanos() - System.nanoTime() > 0 ? e.hashes() : null;
+    }
+
+    /**
+     * Looks {@code user} up in the background, so that its next logins find the hashes cached; nothing
+     * happens when they are cached or being looked up, when no service account is configured, or for
+     * a cache lifetime after a failed lookup (a wrong service password costs one attempt per 30 s, not
+     * one per login).
+     */
+    public void prefetch(EventLoop loop, String user) {
+        if (!configured() || cached(user) != null || inFlight.containsKey(user)
+                || System.nanoTime() - lastFailureNanos < CACHE_TTL.toNanos()) {
+            return;
+        }
+        lookup(loop, user);
     }
 
     /** The stored native-password hashes of every account named {@code user} (any host). */
@@ -85,7 +110,12 @@ public final class AccountHashes {
             });
             return result;
         }
-        result.addListener(f -> inFlight.remove(user, result));
+        result.addListener(f -> {
+            inFlight.remove(user, result);
+            if (!f.isSuccess()) {
+                lastFailureNanos = System.nanoTime();
+            }
+        });
         tryBackend(loop, user, candidates, 0, result);
         return result;
     }

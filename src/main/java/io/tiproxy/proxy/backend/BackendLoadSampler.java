@@ -24,7 +24,8 @@ import java.util.function.Supplier;
 /**
  * Reads each healthy backend's load for the balance policy: {@code SHOW GLOBAL STATUS LIKE
  * 'Threads_running'} (statements executing now, on MariaDB and MySQL; any account may read it), minus
- * the one thread that runs this statement. Logged in as {@code backend.service-user}, over one connection
+ * the one thread that runs this statement; and, pipelined behind it, the session-tracking globals
+ * ({@link TrackingDefaults}). Logged in as {@code backend.service-user}, over one connection
  * per backend kept open between samples, so a sample costs one small query and no login; a connection
  * that fails or does not answer within {@link #QUERY_TIMEOUT} is closed and opened again next time. A
  * backend that reports no such variable (TiDB) gives no sample: its load stays unknown, which the load
@@ -51,6 +52,7 @@ public final class BackendLoadSampler implements AutoCloseable {
     private final Supplier<SslContext> tls;
     private final Supplier<Duration> interval;
     private final BiConsumer<String, Double> sink;
+    private final TrackingDefaults tracking;
     // confined to the loop
     private final Map<String, ProxyCommandChannel> channels = new HashMap<>();
     private final Set<String> busy = new HashSet<>();
@@ -61,10 +63,12 @@ public final class BackendLoadSampler implements AutoCloseable {
      * @param backends the backends to sample (the healthy ones), read every round
      * @param interval time between samples; zero turns sampling off; read every round
      * @param sink     receives (backend, running threads besides the sampler's own)
+     * @param tracking told, with every sample, whether the backend's globals already track sessions fully
      */
     public BackendLoadSampler(Transport transport, EventLoop loop, Supplier<BackendConfig> account,
                               Supplier<List<String>> backends, Function<String, InetSocketAddress> resolver,
-                              Supplier<SslContext> tls, Supplier<Duration> interval, BiConsumer<String, Double> sink) {
+                              Supplier<SslContext> tls, Supplier<Duration> interval, BiConsumer<String, Double> sink,
+                              TrackingDefaults tracking) {
         this.transport = transport;
         this.loop = loop;
         this.account = account;
@@ -73,6 +77,7 @@ public final class BackendLoadSampler implements AutoCloseable {
         this.tls = tls;
         this.interval = interval;
         this.sink = sink;
+        this.tracking = tracking;
     }
 
     public void start() {
@@ -86,6 +91,7 @@ public final class BackendLoadSampler implements AutoCloseable {
         Duration every = interval.get();
         if (every.isZero() || account.get().serviceUser().isEmpty()) {
             closeAll();
+            tracking.forgetAll();
             loop.schedule(this::round, IDLE_RECHECK.toMillis(), TimeUnit.MILLISECONDS);
             return;
         }
@@ -93,6 +99,7 @@ public final class BackendLoadSampler implements AutoCloseable {
         for (String addr : List.copyOf(channels.keySet())) {
             if (!targets.contains(addr)) {
                 channels.remove(addr).close();
+                tracking.forget(addr);
             }
         }
         for (String addr : targets) {
@@ -116,6 +123,7 @@ public final class BackendLoadSampler implements AutoCloseable {
                 .addListener(f -> {
                     if (!f.isSuccess()) {
                         busy.remove(addr);
+                        tracking.forget(addr);
                         if (warned.add(addr)) {
                             log.warn("cannot read the load of {} (service account login): {}", addr, f.cause().getMessage());
                         }
@@ -134,6 +142,14 @@ public final class BackendLoadSampler implements AutoCloseable {
 
     private void query(String addr, ProxyCommandChannel ch) {
         Promise<QueryResult> result = ch.query(QUERY);
+        Promise<QueryResult> defaults = ch.query(TrackingDefaults.QUERY);
+        defaults.addListener(d -> {
+            if (d.isSuccess()) {
+                tracking.report(addr, defaults.getNow());
+            } else {
+                tracking.forget(addr);
+            }
+        });
         var timer = loop.schedule(() -> {
             if (!result.isDone()) {
                 ch.close(); // fails the promise

@@ -12,12 +12,14 @@ import io.tiproxy.protocol.Capabilities;
 import io.tiproxy.protocol.Command;
 import io.tiproxy.protocol.MalformedPacketException;
 import io.tiproxy.protocol.MySqlError;
+import io.tiproxy.protocol.NativePassword;
 import io.tiproxy.protocol.Packets;
 import io.tiproxy.protocol.Wire;
 import io.tiproxy.proxy.ErrorSource;
 import io.tiproxy.proxy.RejectReason;
 import io.tiproxy.proxy.backend.BackendConnection;
 import io.tiproxy.proxy.backend.CommandTracker;
+import io.tiproxy.proxy.backend.TrackingDefaults;
 import io.tiproxy.proxy.net.ClientAddresses;
 import io.tiproxy.proxy.net.PacketDecoder;
 import io.tiproxy.session.OkRewriter;
@@ -149,9 +151,14 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter
         MigrationStrategy strategy = greeting != null && greeting.isTiDB()
                 ? new TiDbSessionStatesStrategy(this) : new TrackedStateStrategy(this);
         migrator = new SessionMigrator(this, strategy);
+        if (strategy instanceof TrackedStateStrategy && auth.derived() == null && NativePassword.PLUGIN.equals(auth.plugin())
+                && auth.response() != null && auth.response().length > 0) {
+            // only logins the backend accepted look an account up: made-up user names cost no service login
+            context.accounts().prefetch(channel.eventLoop(), auth.user());
+        }
         attachBackend(authenticated);
         lastActiveNanos = System.nanoTime();
-        enableSessionTracking();
+        enableSessionTracking(false);
         context.events().handshakeDone(backend.address(), System.nanoTime() - acceptedNanos);
         log.debug("{}: authenticated as {}", this, auth.user());
         backend.read();
@@ -178,9 +185,14 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter
         context.selector().sessionAttached(b.address());
     }
 
-    /** Asks the backend to report session-state changes; the proxy's own command, pipelined, answer dropped. */
-    void enableSessionTracking() {
-        if (Capabilities.has(backendCaps, Capabilities.CLIENT_SESSION_TRACK)) {
+    /**
+     * Asks the backend to report session-state changes; the proxy's own command, pipelined, answer dropped.
+     * Not needed on a fresh session where the backend's globals already track everything
+     * ({@link TrackingDefaults}); {@code always} when the client has just changed its own tracking.
+     */
+    void enableSessionTracking(boolean always) {
+        if (Capabilities.has(backendCaps, Capabilities.CLIENT_SESSION_TRACK)
+                && (always || !context.tracking().covers(backend.address()))) {
             InternalCommands.send(this, Command.COM_QUERY, TrackedStateStrategy.TRACKING_SQL, null);
         }
     }
@@ -377,7 +389,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter
                 backend.write(packet);
                 state.reset(null, true);
                 statementIds.clear();
-                enableSessionTracking();
+                enableSessionTracking(false);
             }
             default -> {
                 tracker.onCommand(command, packet);
@@ -495,7 +507,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter
             statementIds.clear();
             migrator.forgetCredential();
             changeUser = null;
-            enableSessionTracking();
+            enableSessionTracking(false);
         } else if (first == Packets.ERR_HEADER) {
             // MariaDB resets the session before refusing the new user; which account it runs as is unclear,
             // so the session keeps working where it is but is never replayed elsewhere
@@ -621,6 +633,15 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter
 
     public String backendAddress() {
         return backend == null ? null : backend.address();
+    }
+
+    /**
+     * {@code "answered"} when the proxy answered the backend's salt itself at login, with the credential
+     * derived from a cached account hash (no auth switch), else {@code "relayed"}.
+     */
+    public String loginPath() {
+        AuthExchange a = auth;
+        return a != null && a.derived() != null ? "answered" : "relayed";
     }
 
     public boolean clientUsesTls() {

@@ -11,11 +11,13 @@ import io.tiproxy.protocol.HandshakeResponse;
 import io.tiproxy.protocol.InitialHandshake;
 import io.tiproxy.protocol.MalformedPacketException;
 import io.tiproxy.protocol.MySqlError;
+import io.tiproxy.protocol.NativePassword;
 import io.tiproxy.protocol.Packets;
 import io.tiproxy.protocol.Wire;
 import io.tiproxy.proxy.ErrorSource;
 import io.tiproxy.proxy.ProxySettings;
 import io.tiproxy.proxy.backend.BackendConnection;
+import io.tiproxy.proxy.backend.Credential;
 import io.tiproxy.proxy.net.ClientAddresses;
 import io.tiproxy.proxy.net.ProxyHeader;
 import org.slf4j.Logger;
@@ -24,6 +26,7 @@ import org.slf4j.LoggerFactory;
 import java.net.InetSocketAddress;
 import java.security.SecureRandom;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Set;
 
 /**
@@ -64,6 +67,10 @@ final class ClientHandshake implements BackendConnection.Listener {
     private String authPlugin;
     private byte[] authSalt;
     private byte[] authResponse;
+    /** The greeting of this session's backend connection (the cache may hold another connection's by now). */
+    private InitialHandshake backendGreeting;
+    /** SHA1(password), when the client's scramble matched a cached account hash: the proxy answers the backend itself. */
+    private Credential.NativeHash derived;
 
     ClientHandshake(ClientConnection conn, SessionContext context) {
         this.conn = conn;
@@ -103,7 +110,7 @@ final class ClientHandshake implements BackendConnection.Listener {
 
     /** The authentication exchange of the first login. */
     AuthExchange authExchange() {
-        return new AuthExchange(user(), authPlugin, authSalt, authResponse);
+        return new AuthExchange(user(), authPlugin, authSalt, authResponse, derived);
     }
 
     /** Capabilities in force between the proxy and the backend. */
@@ -305,6 +312,7 @@ final class ClientHandshake implements BackendConnection.Listener {
         }
         InitialHandshake greeting = InitialHandshake.read(Packets.payload(packet));
         backend.setThreadId(greeting.connectionId());
+        backendGreeting = greeting;
         context.greetings().remember(backend.address(), greeting);
         if (state == State.PROBING) {
             if (settings.sendProxyProtocol()) {
@@ -326,7 +334,7 @@ final class ClientHandshake implements BackendConnection.Listener {
     }
 
     private void sendBackendResponse() {
-        InitialHandshake greeting = context.greetings().get(backend.address());
+        InitialHandshake greeting = backendGreeting;
         long serverCaps = greeting == null ? offeredCaps : greeting.capabilities();
         long caps = clientCaps & serverCaps & ~Capabilities.CLIENT_SSL;
         caps |= Capabilities.CLIENT_PLUGIN_AUTH | Capabilities.CLIENT_SECURE_CONNECTION | Capabilities.CLIENT_PROTOCOL_41;
@@ -347,7 +355,17 @@ final class ClientHandshake implements BackendConnection.Listener {
             return;
         }
         this.backendCaps = caps & ~Capabilities.CLIENT_SSL;
-        HandshakeResponse toBackend = clientResponse.forBackend(caps, new byte[0], ChangeUserRewriter.FORCE_SWITCH_PLUGIN);
+        HandshakeResponse toBackend;
+        derived = greeting == null ? null : deriveCredential();
+        if (derived != null) {
+            // the client's password is known to match a stored hash: answer the backend's own salt, no auth switch
+            authPlugin = NativePassword.PLUGIN;
+            authSalt = proxySalt;
+            authResponse = clientResponse.authResponse();
+            toBackend = clientResponse.forBackend(caps, derived.scramble(greeting.salt()), NativePassword.PLUGIN);
+        } else {
+            toBackend = clientResponse.forBackend(caps, new byte[0], ChangeUserRewriter.FORCE_SWITCH_PLUGIN);
+        }
         if (Capabilities.has(caps, Capabilities.CLIENT_SSL)) {
             state = State.BACKEND_TLS;
             backend.writeAndFlush(toBackend.writeSslRequest(conn.channel().alloc(), ++backendSeq));
@@ -367,6 +385,31 @@ final class ClientHandshake implements BackendConnection.Listener {
         } else {
             authenticate(toBackend);
         }
+    }
+
+    /**
+     * SHA1(password) from the client's mysql_native_password scramble of the proxy's salt, when the
+     * account's stored hash is cached and matches; else null and the backend is asked to switch plugins,
+     * so it sees the client's own answer. Either way the backend decides: a stale cached hash (password
+     * changed since) matches only the old password, whose derived answer the backend then refuses
+     * with its own error, as it would refuse the client.
+     */
+    private Credential.NativeHash deriveCredential() {
+        byte[] scramble = clientResponse.authResponse();
+        if (!NativePassword.PLUGIN.equals(clientResponse.authPlugin()) || scramble == null || scramble.length != 20) {
+            return null;
+        }
+        List<byte[]> hashes = context.accounts().cached(clientResponse.user());
+        if (hashes == null) {
+            return null;
+        }
+        for (byte[] stored : hashes) {
+            byte[] hash1 = NativePassword.recoverHash1(scramble, proxySalt, stored);
+            if (hash1 != null) {
+                return new Credential.NativeHash(hash1);
+            }
+        }
+        return null;
     }
 
     private void authenticate(HandshakeResponse toBackend) {
@@ -403,6 +446,14 @@ final class ClientHandshake implements BackendConnection.Listener {
         int first = Wire.firstPayloadByte(packet);
         if (first == Packets.AUTH_SWITCH_HEADER) {
             AuthSwitchRequest sw = AuthSwitchRequest.read(Packets.payload(packet).duplicate());
+            if (derived != null && NativePassword.PLUGIN.equals(sw.plugin())) {
+                // a new salt for the same plugin: the derived credential answers it too
+                backendSeq = (backendSeq + 1) & 0xff;
+                backend.writeAndFlush(Packets.of(backend.channel().alloc(), backendSeq, derived.scramble(sw.salt())));
+                backend.read();
+                return;
+            }
+            derived = null;
             authPlugin = sw.plugin();
             authSalt = sw.salt();
             authResponse = null;

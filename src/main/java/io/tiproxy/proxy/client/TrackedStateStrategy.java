@@ -89,6 +89,11 @@ final class TrackedStateStrategy implements MigrationStrategy {
             return;
         }
         AuthExchange auth = conn.auth;
+        if (auth.derived() != null) {
+            credential = auth.derived();
+            plan.trySuccess(plan());
+            return;
+        }
         if (!NativePassword.PLUGIN.equals(auth.plugin()) || auth.salt() == null || auth.response() == null) {
             credentialProblem = "the account authenticates with " + auth.plugin()
                     + ", whose credential the proxy cannot replay";
@@ -163,7 +168,7 @@ final class TrackedStateStrategy implements MigrationStrategy {
      * back on and read the variables the same statement assigned, which tracking may not have reported.
      */
     void resyncTracking(java.util.List<String> assignedInSameStatement) {
-        conn.enableSessionTracking();
+        conn.enableSessionTracking(true);
         for (String name : assignedInSameStatement) {
             if (name.startsWith("session_track_")) {
                 continue;

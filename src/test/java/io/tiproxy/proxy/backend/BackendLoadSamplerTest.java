@@ -49,7 +49,8 @@ class BackendLoadSamplerTest {
 
     static BackendLoadSampler sampler(String user, String password, java.util.function.BiConsumer<String, Double> sink) {
         return new BackendLoadSampler(TRANSPORT, group.next(), () -> new BackendConfig(user, password, ProxyProtocol.NONE),
-                () -> List.of(server.address()), BackendAddress::parse, () -> null, () -> Duration.ofMillis(200), sink);
+                () -> List.of(server.address()), BackendAddress::parse, () -> null, () -> Duration.ofMillis(200), sink,
+                new TrackingDefaults());
     }
 
     @Test
@@ -129,5 +130,26 @@ class BackendLoadSamplerTest {
                 List.<byte[][]>of(row), 0);
         assertThat(BackendLoadSampler.parse(r)).isEqualTo(7.0);
         assertThat(BackendLoadSampler.parse(new QueryResult(0, "", List.of(), List.of(), List.of(), 0))).isNull();
+    }
+
+    static QueryResult globals(String... values) {
+        byte[][] row = new byte[values.length][];
+        for (int i = 0; i < values.length; i++) {
+            row[i] = values[i] == null ? null : values[i].getBytes();
+        }
+        return new QueryResult(0, "", List.of("a", "b", "c", "d"), List.of(253, 8, 8, 253), List.<byte[][]>of(row), 0);
+    }
+
+    @Test
+    void fullTrackingIsRecognisedOnlyWhenAllFourGlobalsTrackEverything() {
+        assertThat(TrackingDefaults.sufficient(globals("*", "1", "1", "CHARACTERISTICS"))).isTrue();
+        assertThat(TrackingDefaults.sufficient(globals("*", "ON", "ON", "characteristics"))).isTrue();
+        assertThat(TrackingDefaults.sufficient(globals("autocommit,time_zone", "1", "1", "CHARACTERISTICS"))).isFalse();
+        assertThat(TrackingDefaults.sufficient(globals("*", "0", "1", "CHARACTERISTICS"))).isFalse();
+        assertThat(TrackingDefaults.sufficient(globals("*", "1", "0", "CHARACTERISTICS"))).isFalse();
+        assertThat(TrackingDefaults.sufficient(globals("*", "1", "1", "STATE"))).isFalse();
+        assertThat(TrackingDefaults.sufficient(globals("*", "1", "1", null))).isFalse();
+        assertThat(TrackingDefaults.sufficient(new QueryResult(1193, "Unknown system variable", List.of(), List.of(),
+                List.of(), 0))).as("a server without these variables").isFalse();
     }
 }
