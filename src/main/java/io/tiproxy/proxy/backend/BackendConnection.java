@@ -12,6 +12,7 @@ import io.netty.channel.EventLoop;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.util.concurrent.Future;
+import io.tiproxy.protocol.Command;
 import io.tiproxy.proxy.net.PacketDecoder;
 import io.tiproxy.proxy.net.ProxyHeader;
 import io.tiproxy.proxy.net.Transport;
@@ -139,6 +140,20 @@ public final class BackendConnection extends ChannelInboundHandlerAdapter {
     }
 
     public void close() {
+        channel.close();
+    }
+
+    /**
+     * Ends an authenticated connection the way a client does: COM_QUIT, then close. A bare close makes
+     * the server count an aborted client (MariaDB logs "Aborted connection ... Got an error reading
+     * communication packets" for each one at its default log_warnings).
+     */
+    public void quit() {
+        if (channel.isActive()) {
+            ByteBuf quit = channel.alloc().ioBuffer(5);
+            quit.writeMediumLE(1).writeByte(0).writeByte(Command.COM_QUIT.code());
+            channel.writeAndFlush(quit, channel.voidPromise());
+        }
         channel.close();
     }
 

@@ -81,7 +81,7 @@ public final class ProxyCommandChannel implements BackendConnection.Listener {
 
     public void close() {
         detached = true;
-        connection.close();
+        connection.quit();
     }
 
     @Override

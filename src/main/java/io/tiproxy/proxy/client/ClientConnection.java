@@ -252,7 +252,11 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter
             held.poll().release();
         }
         if (backend != null) {
-            backend.close();
+            if (wasCommand) {
+                backend.quit();
+            } else {
+                backend.close(); // a login cut short: the backend rightly counts it as aborted
+            }
             if (wasCommand) {
                 context.selector().sessionDetached(backend.address());
             }

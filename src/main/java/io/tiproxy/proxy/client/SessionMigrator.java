@@ -273,7 +273,7 @@ final class SessionMigrator {
                 .addListener(f -> {
                     if (phase != Phase.CONNECTING) {
                         if (f.isSuccess()) {
-                            ((BackendAuthenticator.Authenticated) f.getNow()).connection().close();
+                            ((BackendAuthenticator.Authenticated) f.getNow()).connection().quit();
                         }
                         return;
                     }
@@ -344,7 +344,7 @@ final class SessionMigrator {
             conn.context.selector().sessionDetached(from);
         }
         old.setListener(ClosedBackend.INSTANCE);
-        old.close();
+        old.quit();
         if (reprepared) {
             conn.statementIds.clear();
             typesNeeded.clear();
