@@ -65,12 +65,61 @@ public final class SqlClassifier {
                 return true;
             }
         }
-        byte[] head = new byte[Math.min(len, 64)];
-        buf.getBytes(from, head);
-        return switch (firstWord(head)) {
+        String word = plainFirstWord(buf, from, end);
+        if (word == null) {
+            byte[] head = new byte[Math.min(len, 64)];
+            buf.getBytes(from, head);
+            word = firstWord(head);
+        }
+        return switch (word) {
             case "PREPARE", "DEALLOCATE", "DROP", "CREATE", "XA", "LOAD", "SET" -> true;
             default -> false;
         };
+    }
+
+    /** Leading keywords the classifier acts on; any other first word means nothing to it. */
+    private static final String[] MATTERING = {"PREPARE", "DEALLOCATE", "DROP", "CREATE", "XA", "LOAD", "SET"};
+
+    /**
+     * The first word when the query starts plainly (blanks, then ASCII letters ended by a blank, a
+     * parenthesis or the end): one of {@link #MATTERING} in upper case, or "" for any other word; null
+     * when it starts otherwise (a comment, a quote...), for the lexer to decide. No allocation.
+     */
+    static String plainFirstWord(io.netty.buffer.ByteBuf buf, int from, int end) {
+        int i = from;
+        while (i < end && isBlank(buf.getByte(i))) {
+            i++;
+        }
+        int start = i;
+        while (i < end && isAsciiLetter(buf.getByte(i))) {
+            i++;
+        }
+        if (i == start || (i < end && !isBlank(buf.getByte(i)) && buf.getByte(i) != '(' && buf.getByte(i) != ';')) {
+            return null;
+        }
+        for (String w : MATTERING) {
+            if (w.length() == i - start && sameLetters(buf, start, w)) {
+                return w;
+            }
+        }
+        return "";
+    }
+
+    private static boolean sameLetters(io.netty.buffer.ByteBuf buf, int at, String upper) {
+        for (int k = 0; k < upper.length(); k++) {
+            if ((buf.getByte(at + k) & 0xdf) != upper.charAt(k)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static boolean isBlank(byte b) {
+        return b == ' ' || b == '\t' || b == '\n' || b == '\r';
+    }
+
+    private static boolean isAsciiLetter(byte b) {
+        return (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z');
     }
 
     private static String firstWord(byte[] sql) {

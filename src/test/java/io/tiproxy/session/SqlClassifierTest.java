@@ -13,6 +13,25 @@ class SqlClassifierTest {
         return SqlClassifier.classify(sql.getBytes(StandardCharsets.UTF_8));
     }
 
+    static boolean mayMatterInBuffer(String sql) {
+        byte[] b = ("xx" + sql).getBytes(StandardCharsets.UTF_8);
+        return SqlClassifier.mayMatter(io.netty.buffer.Unpooled.wrappedBuffer(b), 2, b.length - 2);
+    }
+
+    @Test
+    void theFirstWordOfAPacketIsFoundWithoutTheLexerWhenPlainAndWithItOtherwise() {
+        assertThat(mayMatterInBuffer("SELECT c FROM sbtest1 WHERE id=5")).isFalse();
+        assertThat(mayMatterInBuffer("  set sql_mode = ''")).isTrue();
+        assertThat(mayMatterInBuffer("Drop table t")).isTrue();
+        assertThat(mayMatterInBuffer("SET(")).isTrue();
+        assertThat(mayMatterInBuffer("SETTINGS")).as("a longer word").isFalse();
+        assertThat(mayMatterInBuffer("/* hint */ SET x = 1")).as("a comment first: the lexer decides").isTrue();
+        assertThat(mayMatterInBuffer("/* hint */ SELECT 1")).isFalse();
+        assertThat(mayMatterInBuffer("(SELECT 1)")).isFalse();
+        assertThat(mayMatterInBuffer("DROP TABLE t")).isTrue();
+        assertThat(mayMatterInBuffer("")).isFalse();
+    }
+
     @Test
     void plainQueriesAreSkippedWithoutLexing() {
         assertThat(SqlClassifier.mayMatter("SELECT c FROM sbtest1 WHERE id=5".getBytes(StandardCharsets.UTF_8))).isFalse();

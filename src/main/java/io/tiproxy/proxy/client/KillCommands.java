@@ -35,6 +35,15 @@ final class KillCommands {
         if (len < 6 || len > 64) {
             return null;
         }
+        // most queries are not a KILL: decide from the first non-blank byte before building a String
+        int from = packet.readerIndex() + Wire.HEADER_SIZE + 1;
+        int i = from;
+        while (i < from + len && Character.isWhitespace(packet.getByte(i))) {
+            i++;
+        }
+        if (i == from + len || (packet.getByte(i) | 0x20) != 'k') {
+            return null;
+        }
         String sql = packet.toString(packet.readerIndex() + Wire.HEADER_SIZE + 1, len, StandardCharsets.US_ASCII);
         Matcher m = KILL.matcher(sql);
         if (!m.matches()) {
