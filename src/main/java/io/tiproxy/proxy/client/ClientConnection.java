@@ -168,8 +168,9 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter
     CommandTracker newTracker() {
         CommandTracker t = new CommandTracker(Capabilities.has(backendCaps, Capabilities.CLIENT_DEPRECATE_EOF));
         t.setCommandListener((command, start) -> {
-            lastActiveNanos = System.nanoTime();
-            context.events().queryDone(command, backend.address(), System.nanoTime() - start);
+            long now = System.nanoTime();
+            lastActiveNanos = now;
+            context.events().queryDone(command, backend.address(), now - start);
             context.events().traffic(backend.address(), bytesFromBackend, bytesToBackend);
             bytesFromBackend = 0;
             bytesToBackend = 0;
