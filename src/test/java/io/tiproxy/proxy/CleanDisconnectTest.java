@@ -10,12 +10,11 @@ import org.junit.jupiter.api.Test;
 
 import java.sql.Connection;
 import java.sql.DriverManager;
-import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.time.Duration;
 import java.util.List;
 
+import static io.tiproxy.testkit.Jdbc.stringOf;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -44,24 +43,13 @@ class CleanDisconnectTest {
     static long abortedClients() throws SQLException {
         long sum = 0;
         for (MariaDbServer s : servers) {
-            try (Connection c = s.rootConnection(); Statement st = c.createStatement();
-                 ResultSet rs = st.executeQuery("SHOW GLOBAL STATUS LIKE 'Aborted_clients'")) {
-                rs.next();
-                sum += rs.getLong(2);
-            }
+            sum += s.globalStatusNumber("Aborted_clients");
         }
         return sum;
     }
 
     static Connection session() throws SQLException {
         return DriverManager.getConnection(proxy.mariadbUrl(""), TestAccounts.APP_USER, TestAccounts.APP_PASSWORD);
-    }
-
-    static String stringOf(Connection c, String sql) throws SQLException {
-        try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
-            rs.next();
-            return rs.getString(1);
-        }
     }
 
     /** Aborted clients stay at {@code before} for a second (a bare close is counted within milliseconds). */

@@ -21,6 +21,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 
+import static io.tiproxy.testkit.Jdbc.stringOf;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -95,11 +96,7 @@ class TrackingDefaultsTest {
     static long setStatements() throws SQLException {
         long sum = 0;
         for (MariaDbServer s : servers) {
-            try (Connection c = s.rootConnection(); Statement st = c.createStatement();
-                 ResultSet rs = st.executeQuery("SHOW GLOBAL STATUS LIKE 'Com_set_option'")) {
-                rs.next();
-                sum += rs.getLong(2);
-            }
+            sum += s.globalStatusNumber("Com_set_option");
         }
         return sum;
     }
@@ -114,13 +111,6 @@ class TrackingDefaultsTest {
             }
         }
         return setStatements() - before;
-    }
-
-    static String stringOf(Connection c, String sql) throws SQLException {
-        try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
-            rs.next();
-            return rs.getString(1);
-        }
     }
 
     @Test

@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.sql.Connection;
 import java.sql.DriverManager;
+import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
@@ -314,6 +315,14 @@ public final class MariaDbServer implements AutoCloseable {
                     + sql + "\n" + result.output());
         }
         return result.output();
+    }
+
+    /** A numeric global status variable ({@code Com_set_option}, {@code Aborted_clients}...), read over JDBC. */
+    public long globalStatusNumber(String variable) throws SQLException {
+        try (Connection c = rootConnection(); Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("SHOW GLOBAL STATUS LIKE '" + variable + "'")) {
+            return rs.next() ? rs.getLong(2) : 0;
+        }
     }
 
     /** The value of a global status variable, read over the unix socket as root. */
