@@ -86,8 +86,9 @@ public final class BackendAuthenticator implements BackendConnection.Listener {
                 auth.fail("cannot connect to " + address + ": " + cf.cause().getMessage());
             }
         });
-        loop.schedule(() -> auth.fail("login to " + address + " timed out"), timeout.toMillis() * 2,
+        var timer = loop.schedule(() -> auth.fail("login to " + address + " timed out"), timeout.toMillis() * 2,
                 java.util.concurrent.TimeUnit.MILLISECONDS);
+        promise.addListener(done -> timer.cancel(false));
         return promise;
     }
 

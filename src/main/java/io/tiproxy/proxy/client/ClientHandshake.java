@@ -71,6 +71,7 @@ final class ClientHandshake implements BackendConnection.Listener {
     private InitialHandshake backendGreeting;
     /** SHA1(password), when the client's scramble matched a cached account hash: the proxy answers the backend itself. */
     private Credential.NativeHash derived;
+    private io.netty.util.concurrent.ScheduledFuture<?> greetingTimer;
 
     ClientHandshake(ClientConnection conn, SessionContext context) {
         this.conn = conn;
@@ -119,6 +120,9 @@ final class ClientHandshake implements BackendConnection.Listener {
     }
 
     void abort() {
+        if (greetingTimer != null) {
+            greetingTimer.cancel(false);
+        }
         if (state != State.DONE) {
             state = State.ABORTED;
             if (backend != null) {
@@ -284,7 +288,7 @@ final class ClientHandshake implements BackendConnection.Listener {
      */
     private void awaitGreeting(BackendConnection attempt) {
         long millis = settings.backendConnectTimeout().toMillis();
-        conn.channel().eventLoop().schedule(() -> {
+        greetingTimer = conn.channel().eventLoop().schedule(() -> {
             if (backend == attempt && (state == State.PROBING || state == State.CONNECTING)) {
                 lastConnectError = attempt.address() + ": no greeting within " + millis + " ms";
                 log.warn("{}: backend did not greet, trying another: {}", conn, lastConnectError);
@@ -303,6 +307,11 @@ final class ClientHandshake implements BackendConnection.Listener {
     }
 
     private void onBackendGreeting(ByteBuf packet) {
+        if (greetingTimer != null) {
+            // done with: a timer left to expire would sit in the loop's queue for the whole timeout
+            greetingTimer.cancel(false);
+            greetingTimer = null;
+        }
         if (Packets.isErr(packet)) {
             lastConnectError = backend.address() + ": " + Packets.errorMessage(packet);
             log.warn("{}: backend refused the connection: {}", conn, lastConnectError);
