@@ -103,6 +103,10 @@ public final class ProxyMetrics implements SessionEvents, AutoCloseable {
     public ProxyMetrics(Supplier<Map<String, Integer>> sessionsPerBackend, Supplier<Map<String, Boolean>> backendHealthy,
                         Supplier<Map<String, Map<String, Integer>>> balanceScores,
                         Supplier<List<PendingMigration>> pendingMigrations) {
+        // before any meter is registered (Micrometer warns otherwise): names promtool's lint refuses
+        // (abbreviated unit, "_count" on a gauge); CPU time is re-added in bindJvmMeters
+        registry.config().meterFilter(MeterFilter.denyNameStartsWith("process.cpu.time"))
+                .meterFilter(MeterFilter.denyNameStartsWith("system.cpu.count"));
         this.sessionsPerBackend = Objects.requireNonNull(sessionsPerBackend, "sessionsPerBackend");
         this.backendHealthy = Objects.requireNonNull(backendHealthy, "backendHealthy");
         this.balanceScores = Objects.requireNonNull(balanceScores, "balanceScores");
@@ -135,9 +139,6 @@ public final class ProxyMetrics implements SessionEvents, AutoCloseable {
     }
 
     private void bindJvmMeters() {
-        // names promtool's lint refuses (abbreviated unit, "_count" on a gauge); CPU time is re-added below
-        registry.config().meterFilter(MeterFilter.denyNameStartsWith("process.cpu.time"))
-                .meterFilter(MeterFilter.denyNameStartsWith("system.cpu.count"));
         new JvmMemoryMetrics().bindTo(registry);
         gcMetrics.bindTo(registry);
         new JvmThreadMetrics().bindTo(registry);
